@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m sps.bench {data,models,search,train,pipeline}` print a table."""

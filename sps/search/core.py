@@ -1,0 +1,264 @@
+"""The pseudo-label search of Song et al. (CVPR 2019), section 3.1.
+
+For a source parsing map S_s with pose p_s, pick among candidate maps S_p (other images, other poses)
+
+    S* = argmin_p  sum_{j=1..10} || B_p^j * S_p  -  f_j(B_s^j * S_s) ||^2
+
+B^j: mask of rigid part j drawn from that image's own keypoints (``sps.parts.part_masks_torch``);
+f_j: the affine transform fitted between part j's keypoints in p_s and in p
+(``sps.parts.part_transforms_torch(src_kps=p_s, tgt_kps=p)`` gives candidate -> source sampling
+grids, i.e. exactly the warp that moves the masked source part onto the candidate pose).
+
+Normalisation (``SearchConfig.normalise="union"``, the default): the raw sum grows with the person's
+size, so a small person would always win. We divide it by the union area, summed over parts, of the
+two supports (pixels where the candidate part mask or the warped source part is non-zero). With
+one-hot maps a pixel costs 0 (same label), 1 (only one side present) or 2 (both present, labels
+differ), so the normalised score lies in [0, 2]: 0 = perfect agreement, ~1 = no overlap at all.
+``normalise="none"`` gives the raw sum (pixels of the search canvas).
+
+Two samplers: ``"nearest"`` (default) warps label codes with nearest-neighbour sampling, exact for
+one-hot maps and ~5x cheaper; ``"bilinear"`` warps the masked one-hot maps bilinearly (soft borders),
+literally the formula above.
+
+Candidates must (1) not be the source itself, (2) not be the same person (``exclude_same_person``,
+``sps.search.index.person_id``), (3) differ in pose from the source by at least ``pose_margin``
+(RMS over shared bones of the difference of unit bone directions, see ``pose_distance``), and
+(4) show every part the source shows (or the parts named in ``required_parts``).
+
+Scale: exhaustive search costs O(N) warps per source. With ``k`` set, candidates are first ranked by a
+cheap descriptor distance (part-angle pose features plus per-part label fractions, one matrix
+product against all N: O(N) per source with a tiny constant), and only the top k are scored.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..parsing import NUM_LABELS
+from ..parts import NUM_PARTS, PART_NAMES, part_transforms_torch
+from .index import SearchIndex
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SearchConfig:
+    """Options of the search (defaults are the ones used for the released VITON pseudo labels)."""
+
+    k: int | None = 64                  # candidates scored per source after the prefilter; None = exhaustive
+    pose_margin: float = 0.1            # min RMS bone-direction difference between source and candidate
+    exclude_same_person: bool = True
+    required_parts: tuple[str, ...] | None = None  # None: every part visible in the source
+    normalise: str = "union"            # "union" or "none"
+    sampler: str = "nearest"            # "nearest" or "bilinear"
+    shape_weight: float = 1.0           # weight of the label-fraction term in the prefilter distance
+    pair_chunk: int = 512               # pairs warped at once (memory ~ pair_chunk * 10 * h * w * 12 bytes)
+    source_chunk: int = 64              # sources whose candidate lists are built at once
+
+    def __post_init__(self) -> None:
+        if self.normalise not in ("union", "none"):
+            raise ValueError(f"normalise must be 'union' or 'none', got {self.normalise!r}")
+        if self.sampler not in ("nearest", "bilinear"):
+            raise ValueError(f"sampler must be 'nearest' or 'bilinear', got {self.sampler!r}")
+        if self.required_parts is not None:
+            bad = [p for p in self.required_parts if p not in PART_NAMES]
+            if bad:
+                raise ValueError(f"unknown part names {bad}; choose from {PART_NAMES}")
+        if self.k is not None and self.k < 1:
+            raise ValueError(f"k must be >= 1 or None, got {self.k}")
+
+
+@dataclass
+class SearchResult:
+    """Best candidate for one source. ``candidate`` is -1 (and score nan) when no candidate qualified."""
+
+    source: int
+    candidate: int
+    score: float
+    margin: float          # runner-up score - best score (nan with a single candidate)
+    num_candidates: int    # how many were scored
+
+
+# ------------------------------------------------------------------------------- descriptors
+
+def pose_distance(bones_a: torch.Tensor, vis_a: torch.Tensor, bones_b: torch.Tensor, vis_b: torch.Tensor
+                  ) -> torch.Tensor:
+    """RMS over commonly visible bones of |u_a - u_b| (unit bone directions): (Q, B, 2), (N, B, 2) -> (Q, N).
+
+    0 = same pose up to translation and scale; a single limb of 11 turned by 19 degrees gives 0.1.
+    Pairs without a shared bone get 2 (the maximum).
+    """
+    a = bones_a.flatten(1)  # (Q, 2B), zero where missing
+    b = bones_b.flatten(1)
+    va, vb = vis_a.float(), vis_b.float()
+    common = va @ vb.T  # (Q, N)
+    # sum_common |ua - ub|^2 = sum_common (1 + 1 - 2 ua.ub), and ua.ub is zero unless both visible
+    d2 = (2 * common - 2 * (a @ b.T)).clamp(min=0)
+    return torch.where(common > 0, (d2 / common.clamp(min=1)).sqrt(), torch.full_like(d2, 2.0))
+
+
+def candidate_mask(index: SearchIndex, sources: torch.Tensor, cfg: SearchConfig,
+                   pose_d: torch.Tensor | None = None) -> torch.Tensor:
+    """(Q,) source positions -> (Q, N) bool: which images qualify as candidates."""
+    n = len(index)
+    if pose_d is None:
+        pose_d = pose_distance(index.bones[sources], index.bone_vis[sources], index.bones, index.bone_vis)
+    ok = pose_d >= cfg.pose_margin
+    ok[torch.arange(len(sources)), sources] = False
+    if cfg.exclude_same_person:
+        pc = index.person_codes
+        ok &= pc[sources][:, None] != pc[None, :]
+    cand_vis = index.part_vis.float()  # (N, 10)
+    if cfg.required_parts is None:
+        need = index.part_vis[sources].float()  # (Q, 10)
+    else:
+        sel = torch.zeros(NUM_PARTS)
+        sel[[PART_NAMES.index(p) for p in cfg.required_parts]] = 1
+        need = sel.expand(len(sources), NUM_PARTS)
+    missing = need @ (1 - cand_vis).T  # (Q, N) count of needed parts the candidate lacks
+    ok &= missing < 0.5
+    assert ok.shape == (len(sources), n)
+    return ok
+
+
+def prefilter_distance(index: SearchIndex, sources: torch.Tensor, cfg: SearchConfig,
+                       pose_d: torch.Tensor) -> torch.Tensor:
+    """(Q, N) descriptor distance used to rank candidates: pose_d^2 + shape_weight * mean part-label L2^2."""
+    s = index.shape  # (N, 100)
+    q = s[sources]
+    sd = ((q * q).sum(1)[:, None] + (s * s).sum(1)[None] - 2 * q @ s.T).clamp(min=0) / NUM_PARTS
+    return pose_d**2 + cfg.shape_weight * sd
+
+
+def candidate_lists(index: SearchIndex, sources: torch.Tensor, cfg: SearchConfig) -> list[torch.Tensor]:
+    """For each source, the candidate positions to score (ascending prefilter distance, or all valid)."""
+    pose_d = pose_distance(index.bones[sources], index.bone_vis[sources], index.bones, index.bone_vis)
+    ok = candidate_mask(index, sources, cfg, pose_d)
+    if cfg.k is None:
+        return [torch.nonzero(row)[:, 0] for row in ok]
+    d = prefilter_distance(index, sources, cfg, pose_d).masked_fill(~ok, math.inf)
+    k = min(cfg.k, d.shape[1])
+    val, idx = torch.topk(d, k, dim=1, largest=False, sorted=True)
+    return [i[torch.isfinite(v)] for v, i in zip(val, idx)]
+
+
+# ------------------------------------------------------------------------------------ scoring
+
+def score_pairs(index: SearchIndex, src: torch.Tensor, cand: torch.Tensor, cfg: SearchConfig | None = None,
+                return_maps: bool = False):
+    """Objective for (P,) source / candidate positions -> (P,) scores (see module doc for normalisation).
+
+    With ``return_maps`` also returns the warped source parts (P, 10, h, w) as label codes (label + 1,
+    0 = empty) for the nearest sampler, or soft one-hot (P, 10, L, h, w) for bilinear.
+    """
+    cfg = cfg or SearchConfig()
+    h, w = index.size
+    p = len(src)
+    theta, _ = part_transforms_torch(index.kps_t[src], index.kps_t[cand], (h, w))  # (P, 10, 2, 3) cand -> src
+    if cfg.sampler == "nearest":
+        x = index.coded[src].reshape(p * NUM_PARTS, 1, h, w).float()  # masked source, one part per map
+        grid = F.affine_grid(theta.reshape(-1, 2, 3), [p * NUM_PARTS, 1, h, w], align_corners=False)
+        warped = F.grid_sample(x, grid, mode="nearest", padding_mode="zeros", align_corners=False)
+        a = warped.reshape(p, NUM_PARTS, h, w).round().to(torch.uint8)
+        b = index.coded[cand]  # (P, 10, h, w): candidate labels inside the candidate part masks
+        pa, pb = a > 0, b > 0
+        cost = (pa ^ pb).sum((1, 2, 3)) + 2 * (pa & pb & (a != b)).sum((1, 2, 3))
+        union = (pa | pb).sum((1, 2, 3))
+    else:
+        oh = F.one_hot(index.labels_t[src].long(), NUM_LABELS).permute(0, 3, 1, 2).float()  # (P, L, h, w)
+        x = (oh[:, None] * index.masks[src][:, :, None]).reshape(p * NUM_PARTS, NUM_LABELS, h, w)
+        grid = F.affine_grid(theta.reshape(-1, 2, 3), [p * NUM_PARTS, NUM_LABELS, h, w], align_corners=False)
+        warped = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        a = warped.reshape(p, NUM_PARTS, NUM_LABELS, h, w)
+        ohc = F.one_hot(index.labels_t[cand].long(), NUM_LABELS).permute(0, 3, 1, 2).float()
+        b = ohc[:, None] * index.masks[cand][:, :, None]  # (P, 10, L, h, w)
+        cost = ((a - b) ** 2).sum((1, 2, 3, 4))
+        union = torch.maximum(a.sum(2), b.sum(2)).sum((1, 2, 3))
+    cost = cost.float()
+    score = cost / union.float().clamp(min=1) if cfg.normalise == "union" else cost
+    return (score, a) if return_maps else score
+
+
+def _score_many(index: SearchIndex, src: torch.Tensor, cand: torch.Tensor, cfg: SearchConfig) -> torch.Tensor:
+    out = torch.empty(len(src))
+    for a in range(0, len(src), cfg.pair_chunk):
+        out[a:a + cfg.pair_chunk] = score_pairs(index, src[a:a + cfg.pair_chunk], cand[a:a + cfg.pair_chunk], cfg)
+    return out
+
+
+# ------------------------------------------------------------------------------------- search
+
+def iter_search(index: SearchIndex, sources: Sequence[int] | None = None, cfg: SearchConfig | None = None
+                ) -> Iterator[list[SearchResult]]:
+    """Search the best candidate for each source; yields one list of results per ``cfg.source_chunk``
+    sources, in the order given. Each source's result depends only on the source and the index."""
+    cfg = cfg or SearchConfig()
+    srcs = list(range(len(index))) if sources is None else [int(s) for s in sources]
+    with torch.inference_mode():
+        for a in range(0, len(srcs), cfg.source_chunk):
+            chunk = torch.tensor(srcs[a:a + cfg.source_chunk], dtype=torch.long)
+            lists = candidate_lists(index, chunk, cfg)
+            lens = [len(c) for c in lists]
+            all_src = torch.repeat_interleave(chunk, torch.tensor(lens, dtype=torch.long))
+            all_cand = torch.cat(lists) if lists else torch.empty(0, dtype=torch.long)
+            scores = _score_many(index, all_src, all_cand, cfg)
+            out, off = [], 0
+            for s, cands, n in zip(chunk.tolist(), lists, lens):
+                sc = scores[off:off + n]
+                off += n
+                if n == 0:
+                    out.append(SearchResult(s, -1, math.nan, math.nan, 0))
+                    continue
+                # stable: ties go to the earlier candidate in the list; lists are index-ordered for
+                # exhaustive search and distance-ordered (then index) for the prefilter
+                order = torch.argsort(sc, stable=True)
+                best = int(order[0])
+                margin = float(sc[order[1]] - sc[best]) if n > 1 else math.nan
+                out.append(SearchResult(s, int(cands[best]), float(sc[best]), margin, n))
+            yield out
+
+
+def search(index: SearchIndex, sources: Sequence[int] | None = None, cfg: SearchConfig | None = None
+           ) -> list[SearchResult]:
+    """All results of ``iter_search`` as one list."""
+    return [r for chunk in iter_search(index, sources, cfg) for r in chunk]
+
+
+# ------------------------------------------------------------------------------ prefilter study
+
+def prefilter_agreement(index: SearchIndex, k: int = 64, sources: Sequence[int] | None = None,
+                        cfg: SearchConfig | None = None) -> dict[str, float]:
+    """Compare prefiltered search (top-k) with exhaustive search on the same index.
+
+    Returns a dict: ``agreement`` (fraction of sources with the same chosen candidate),
+    ``mean_regret`` / ``median_regret`` / ``p90_regret`` (prefiltered best score - exhaustive best score,
+    >= 0), ``mean_rel_regret`` (regret / exhaustive score), ``in_topk`` (fraction of sources whose
+    exhaustive winner is among the k prefiltered candidates), ``sources`` and ``mean_candidates``.
+    """
+    base = cfg or SearchConfig()
+    ex = search(index, sources, SearchConfig(**{**base.__dict__, "k": None}))
+    pf = search(index, sources, SearchConfig(**{**base.__dict__, "k": k}))
+    keep = [(e, p) for e, p in zip(ex, pf) if e.candidate >= 0]
+    if not keep:
+        raise ValueError("no source has any valid candidate")
+    agree = np.array([e.candidate == p.candidate for e, p in keep])
+    regret = np.array([p.score - e.score for e, p in keep])
+    rel = np.array([(p.score - e.score) / max(e.score, 1e-9) for e, p in keep])
+    srcs = torch.tensor([e.source for e, _ in keep])
+    lists = []
+    for a in range(0, len(srcs), base.source_chunk):
+        lists += candidate_lists(index, srcs[a:a + base.source_chunk], SearchConfig(**{**base.__dict__, "k": k}))
+    in_topk = np.array([bool((lst == e.candidate).any()) for lst, (e, _) in zip(lists, keep)])
+    return {
+        "sources": len(keep), "k": k, "mean_candidates": float(np.mean([e.num_candidates for e, _ in keep])),
+        "agreement": float(agree.mean()), "in_topk": float(in_topk.mean()),
+        "mean_regret": float(regret.mean()), "median_regret": float(np.median(regret)),
+        "p90_regret": float(np.quantile(regret, 0.9)), "mean_rel_regret": float(rel.mean()),
+        "mean_best_score": float(np.mean([e.score for e, _ in keep])),
+    }

@@ -1,0 +1,277 @@
+"""Low-resolution search index: every image's parsing map, pose, part masks and descriptors in memory.
+
+One pass over a data folder (``images/``-style folder with ``keypoints.csv`` and ``parsing/*.png``)
+loads each parsing map, merges it to the 10 sps labels, resizes it with nearest neighbour onto the
+low-resolution search canvas (aspect kept, centre-padded with background, as ``sps.pose.fit_canvas``)
+and maps the keypoints onto the same canvas. The result can be cached on disk as ``.npz``
+(default ``~/.cache/sps/search``, outside the repository) so reruns start in seconds.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..errors import DataError
+from ..parsing import NUM_LABELS, merge_lip
+from ..parts import NUM_PARTS, PART_KEYPOINTS, part_masks_torch
+from ..pose import fit_canvas, keypoints_to_canvas, read_keypoints_csv
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CACHE = Path(os.environ.get("SPS_CACHE", Path.home() / ".cache" / "sps")) / "search"
+CACHE_VERSION = 1
+
+# Bones of the pose descriptor (COCO-18 pairs): the 8 limbs, the shoulder line, neck -> nose.
+# Neck -> mid-hip is added separately (it needs the mean of two hips).
+_BONES: tuple[tuple[int, int], ...] = tuple(PART_KEYPOINTS[p][:2] for p in range(2, 10)) + ((2, 5), (1, 0))
+NUM_BONES = len(_BONES) + 1
+
+
+def person_id(name: str) -> str:
+    """Identity key used to exclude the same person: DeepFashion ``...idXXXXXXXX_...`` -> ``idXXXXXXXX``;
+    VITON ``000003_0.jpg`` -> ``000003``; otherwise the name without extension."""
+    m = re.search(r"(id\d{8})", name)
+    if m:
+        return m.group(1)
+    stem = Path(name).stem
+    return stem.rsplit("_", 1)[0] if "_" in stem else stem
+
+
+def _load_raw(args: tuple[str, tuple[int, int]]) -> tuple[np.ndarray, tuple[int, int]]:
+    """Worker: one label PNG -> raw label ids resized (nearest) and padded to the canvas, + original size."""
+    path, canvas = args
+    with Image.open(path) as im:
+        if im.mode not in ("P", "L", "I", "I;16"):
+            raise DataError(f"{path}: parsing map must be a single-channel label PNG, got mode {im.mode}")
+        src = (im.height, im.width)
+        _, (rh, rw), (top, left) = fit_canvas(src, canvas)
+        small = np.asarray(im.resize((rw, rh), Image.NEAREST), dtype=np.int64)
+    out = np.zeros(canvas, np.uint8)
+    out[top:top + rh, left:left + rw] = small
+    return out, src
+
+
+@dataclass
+class SearchIndex:
+    """Everything the search needs, for N images on one (h, w) canvas.
+
+    Attributes:
+        names: N image names (as in keypoints.csv).
+        labels: (N, h, w) uint8 sps label ids.
+        kps: (N, 18, 2) float32 canvas xy, -1 missing.
+        dataset: name of the folder (written to the CSV when several folders are searched).
+    Derived on construction: ``masks`` (N, 10, h, w) bool part masks, ``part_vis`` (N, 10) bool,
+    ``coded`` (N, 10, h, w) uint8 = (label + 1) inside each part mask, else 0,
+    ``bones`` (N, NUM_BONES, 2) unit bone directions and ``bone_vis`` (N, NUM_BONES),
+    ``shape`` (N, 10 * 10) per-part label fractions (a pose-independent clothing-shape descriptor).
+    """
+
+    names: list[str]
+    labels: np.ndarray
+    kps: np.ndarray
+    dataset: str = ""
+    persons: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        n = len(self.names)
+        if self.labels.shape[0] != n or self.kps.shape != (n, 18, 2):
+            raise DataError(f"index sizes disagree: {n} names, labels {self.labels.shape}, kps {self.kps.shape}")
+        if not self.persons:
+            self.persons = [person_id(x) for x in self.names]
+        self.size = tuple(self.labels.shape[1:])
+        self.labels_t = torch.from_numpy(np.ascontiguousarray(self.labels))
+        self.kps_t = torch.from_numpy(np.ascontiguousarray(self.kps, dtype=np.float32))
+        self._derive()
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def _derive(self, chunk: int = 512) -> None:
+        n, (h, w) = len(self), self.size
+        self.masks = torch.zeros(n, NUM_PARTS, h, w, dtype=torch.bool)
+        self.shape = torch.zeros(n, NUM_PARTS * NUM_LABELS)
+        for a in range(0, n, chunk):
+            b = min(n, a + chunk)
+            m = part_masks_torch(self.kps_t[a:b], (h, w)) > 0.5  # (B, 10, h, w)
+            self.masks[a:b] = m
+            oh = torch.nn.functional.one_hot(self.labels_t[a:b].long(), NUM_LABELS).float()  # (B, h, w, L)
+            cnt = torch.einsum("bphw,bhwl->bpl", m.float(), oh)  # (B, 10, L)
+            self.shape[a:b] = (cnt / cnt.sum(-1, keepdim=True).clamp(min=1)).reshape(b - a, -1)
+        self.part_vis = self.masks.flatten(2).any(-1)  # (N, 10)
+        self.coded = (self.labels_t[:, None] + 1) * self.masks  # (N, 10, h, w) uint8
+        self.bones, self.bone_vis = bone_directions(self.kps_t)
+
+    @property
+    def person_codes(self) -> torch.Tensor:
+        """(N,) int64 person id codes (equal code = same person)."""
+        if not hasattr(self, "_pcodes"):
+            uniq = {p: i for i, p in enumerate(sorted(set(self.persons)))}
+            self._pcodes = torch.tensor([uniq[p] for p in self.persons], dtype=torch.long)
+        return self._pcodes
+
+    def subset(self, idx: list[int] | np.ndarray) -> "SearchIndex":
+        idx = np.asarray(idx)
+        return SearchIndex([self.names[i] for i in idx], self.labels[idx], self.kps[idx], self.dataset,
+                           [self.persons[i] for i in idx])
+
+    def position(self, name: str) -> int:
+        if not hasattr(self, "_pos"):
+            self._pos = {x: i for i, x in enumerate(self.names)}
+        if name not in self._pos:
+            raise DataError(f"{name!r} is not in the search index of {self.dataset or 'this folder'}")
+        return self._pos[name]
+
+
+def bone_directions(kps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, 18, 2) -> unit bone vectors (N, NUM_BONES, 2) (zero where missing) and visibility (N, NUM_BONES).
+
+    Translation and scale invariant: a part-angle pose descriptor. Bones: 8 limbs, shoulder line,
+    neck -> nose, neck -> mid-hip (or the one visible hip).
+    """
+    vis = (kps >= 0).all(-1)  # (N, 18)
+    idx = torch.tensor(_BONES)
+    a, b = kps[:, idx[:, 0]], kps[:, idx[:, 1]]
+    ok = vis[:, idx[:, 0]] & vis[:, idx[:, 1]]
+    hv = vis[:, [8, 11]].float()  # (N, 2)
+    hip = (kps[:, [8, 11]] * hv[..., None]).sum(1) / hv.sum(1, keepdim=True).clamp(min=1)
+    a = torch.cat([a, kps[:, 1:2]], 1)
+    b = torch.cat([b, hip[:, None]], 1)
+    ok = torch.cat([ok, (vis[:, 1] & (hv.sum(1) > 0))[:, None]], 1)
+    d = b - a
+    norm = d.norm(dim=-1, keepdim=True)
+    ok = ok & (norm[..., 0] > 1e-6)
+    u = torch.where(ok[..., None], d / norm.clamp(min=1e-6), torch.zeros_like(d))
+    return u, ok
+
+
+# ----------------------------------------------------------------------------------------- loading
+
+def find_folders(path: str | Path) -> list[Path]:
+    """A folder with keypoints.csv, or every such folder (with a parsing/ subfolder) under ``path``."""
+    path = Path(path)
+    if (path / "keypoints.csv").is_file():
+        return [path]
+    found = sorted(p.parent for p in path.glob("**/keypoints.csv") if (p.parent / "parsing").is_dir())
+    if not found:
+        raise DataError(f"{path}: no keypoints.csv here, and no folder below it has keypoints.csv and parsing/")
+    return found
+
+
+def _cache_key(folder: Path, parsing_dir: Path, canvas: tuple[int, int], labels: str, files: list[Path]) -> str:
+    kp = folder / "keypoints.csv"
+    st = kp.stat()
+    h = hashlib.sha1()
+    h.update(f"{CACHE_VERSION}|{folder.resolve()}|{parsing_dir.resolve()}|{canvas}|{labels}|{st.st_size}|"
+             f"{st.st_mtime_ns}|{len(files)}|{parsing_dir.stat().st_mtime_ns}".encode())
+    for f in files[:: max(1, len(files) // 64)]:
+        h.update(f.name.encode())
+    return h.hexdigest()[:16]
+
+
+def load_index(
+    folder: str | Path,
+    size: tuple[int, int] = (64, 48),
+    parsing_dir: str | Path | None = None,
+    labels: str = "auto",
+    workers: int = 2,
+    cache_dir: str | Path | None = DEFAULT_CACHE,
+    dataset: str = "",
+    progress: bool = True,
+    limit: int | None = None,
+) -> SearchIndex:
+    """Build (or load from the on-disk cache) the search index of one folder.
+
+    Args:
+        folder: folder with ``keypoints.csv`` (and ``parsing/`` unless ``parsing_dir`` is given).
+        size: (h, w) search canvas.
+        parsing_dir: folder of label PNGs named like the images (``<stem>.png``); default ``folder/parsing``.
+            Use it for maps predicted by the human parser.
+        labels: ``"lip"`` (LIP-20 ids, merged), ``"sps"`` (already the 10 sps labels) or ``"auto"``
+            (LIP when any map holds an id >= 10).
+        workers: processes for decoding PNGs (0 or 1 = in this process).
+        cache_dir: where ``.npz`` caches live; None disables the cache.
+        limit: only the first ``limit`` images (sorted by name); for tests and quick looks.
+    Images without a keypoint row or without a parsing map are skipped (logged).
+    """
+    folder = Path(folder)
+    parsing_dir = Path(parsing_dir) if parsing_dir is not None else folder / "parsing"
+    if not parsing_dir.is_dir():
+        raise DataError(f"{parsing_dir}: no parsing folder (give --parsing-dir for predicted maps)")
+    poses = read_keypoints_csv(folder / "keypoints.csv")
+    names, files = [], []
+    for name in sorted(poses):
+        f = parsing_dir / (Path(name).stem + ".png")
+        if f.is_file():
+            names.append(name)
+            files.append(f)
+    if len(names) < len(poses):
+        log.warning("%s: %d of %d images have no parsing map in %s; skipped",
+                    folder, len(poses) - len(names), len(poses), parsing_dir)
+    if limit is not None:
+        names, files = names[:limit], files[:limit]
+    if not names:
+        raise DataError(f"{folder}: no image has both keypoints and a parsing map in {parsing_dir}")
+
+    cache = None
+    if cache_dir is not None:
+        cache = Path(cache_dir) / f"{_cache_key(folder, parsing_dir, size, labels, files)}.npz"
+        if cache.is_file():
+            try:
+                z = np.load(cache, allow_pickle=False)
+                if list(z["names"]) == names:
+                    log.info("search index from cache %s", cache)
+                    return SearchIndex(names, z["labels"], z["kps"], dataset)
+            except (OSError, ValueError, KeyError) as e:  # a broken cache is rebuilt
+                log.warning("ignoring unreadable cache %s (%s)", cache, e)
+
+    jobs = [(str(f), tuple(size)) for f in files]
+    it: object
+    if workers and workers > 1:
+        pool = get_context("spawn" if os.name == "nt" else "fork").Pool(workers)
+        it = pool.imap(_load_raw, jobs, chunksize=64)
+    else:
+        pool = None
+        it = map(_load_raw, jobs)
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(it, total=len(jobs), desc=f"load {dataset or folder.name}", unit="map")
+    raw, src_sizes = [], []
+    try:
+        for m, s in it:
+            raw.append(m)
+            src_sizes.append(s)
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+    raw_a = np.stack(raw)
+    if labels == "auto":
+        labels_used = "lip" if raw_a.max() >= NUM_LABELS else "sps"
+        log.info("%s: parsing labels detected as %s", parsing_dir, labels_used)
+    else:
+        labels_used = labels
+    if labels_used == "lip":
+        lab = np.stack([merge_lip(m, where=str(f)) for m, f in zip(raw_a, files)]).astype(np.uint8)
+    elif labels_used == "sps":
+        if raw_a.max() >= NUM_LABELS:
+            bad = files[int(np.argmax(raw_a.reshape(len(raw_a), -1).max(1)))]
+            raise DataError(f"{bad}: label id >= {NUM_LABELS} in an sps-label parsing map")
+        lab = raw_a
+    else:
+        raise ValueError(f"labels must be 'auto', 'lip' or 'sps', got {labels!r}")
+    kps = np.stack([keypoints_to_canvas(poses[n], s, size) for n, s in zip(names, src_sizes)]).astype(np.float32)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, names=np.array(names), labels=lab, kps=kps)
+        tmp.replace(cache)
+    return SearchIndex(names, lab, kps, dataset)
