@@ -23,7 +23,8 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence, TypedDict
+from collections.abc import Iterable, Sequence
+from typing import Any, TypedDict
 
 import numpy as np
 import torch
@@ -191,6 +192,18 @@ class DataConfig:
                                label_set=self.label_set, heatmaps=self.heatmaps, seed=self.seed)
 
 
+def heatmaps_np(kps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(18, H, W) float32 Gaussian heatmaps, numerically the same as sps.pose.heatmaps but single-threaded
+    numpy (no torch thread pool inside data loaders)."""
+    h, w = size
+    sigma = K.heatmap_sigma(h)
+    kps = np.asarray(kps, np.float32)
+    gx = np.exp(-((np.arange(w, dtype=np.float32)[None] - kps[:, :1]) ** 2) / np.float32(2 * sigma**2))  # (18, W)
+    gy = np.exp(-((np.arange(h, dtype=np.float32)[None] - kps[:, 1:]) ** 2) / np.float32(2 * sigma**2))  # (18, H)
+    gy *= K.visible(kps)[:, None]
+    return gy[:, :, None] * gx[:, None, :]  # (18, H, W)
+
+
 def _flip_decision(seed: int, epoch: int, index: int, prob: float) -> bool:
     return bool(np.random.default_rng([seed, epoch, index, 1]).random() < prob)
 
@@ -343,10 +356,10 @@ class PersonDataset(Dataset):
             kps = K.flip_keypoints(kps, cw)
             if has_par:
                 par = P.flip_parsing(par)
-        image = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
+        # numpy only from here: torch's intra-op threads stall badly in a loader on a busy machine
+        image = torch.from_numpy(img.transpose(2, 0, 1).astype(np.float32) * np.float32(1 / 127.5) - np.float32(1))
         kps_t = torch.from_numpy(np.ascontiguousarray(kps, np.float32))
-        hm = (K.heatmaps_torch(kps_t[None], self.canvas)[0] if self.with_heatmaps
-              else torch.zeros((0, ch, cw)))
+        hm = torch.from_numpy(heatmaps_np(kps, self.canvas) if self.with_heatmaps else np.zeros((0, ch, cw), np.float32))
         return {
             "name": self.names[i],
             "image": image,  # (3, H, W)
@@ -430,8 +443,8 @@ class UnpairedDataset(Dataset):
         kps_t = torch.from_numpy(np.ascontiguousarray(kps, np.float32))
         item["tgt_name"] = comp.names[local]
         item["tgt_kps"] = kps_t
-        item["tgt_heatmaps"] = (K.heatmaps_torch(kps_t[None], comp.canvas)[0] if comp.with_heatmaps
-                                else torch.zeros((0, *comp.canvas)))
+        item["tgt_heatmaps"] = torch.from_numpy(heatmaps_np(kps, comp.canvas) if comp.with_heatmaps
+                                                else np.zeros((0, *comp.canvas), np.float32))
         return item
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -95,3 +95,15 @@ def make_person_folder(tmp_path: Path) -> Callable[..., Path]:
         return folder
 
     return build
+
+
+class _Synth:
+    """Namespace handed out by the ``synth`` fixture (tests import nothing from conftest)."""
+    pose = staticmethod(synthetic_pose)
+    parsing = staticmethod(synthetic_parsing)
+
+
+@pytest.fixture(scope="session")
+def synth() -> type[_Synth]:
+    """``synth.pose(h, w)`` -> (18, 2) plausible pose; ``synth.parsing(h, w, kps)`` -> sps label map."""
+    return _Synth

@@ -10,17 +10,17 @@ import torch
 from sps import pose as K
 from sps.errors import KeypointError
 
-from .conftest import synthetic_pose
 
-
-def _pose(h: int = 256, w: int = 192) -> np.ndarray:
-    kps = synthetic_pose(h, w)
-    kps[9:11] = -1  # right knee and ankle missing
+@pytest.fixture
+def pose(synth) -> np.ndarray:
+    """A 256x192 standing pose with the right knee and ankle missing."""
+    kps = synth.pose(256, 192)
+    kps[9:11] = -1
     return kps
 
 
-def test_csv_round_trip(tmp_path):
-    poses = {"a.jpg": _pose(), "b.jpg": synthetic_pose(128, 64)}
+def test_csv_round_trip(tmp_path, synth, pose):
+    poses = {"a.jpg": pose, "b.jpg": synth.pose(128, 64)}
     path = tmp_path / "keypoints.csv"
     K.write_keypoints_csv(path, poses)
     assert path.read_text().splitlines()[0] == "name:keypoints_y:keypoints_x"
@@ -40,9 +40,9 @@ def test_csv_order_is_y_then_x(tmp_path):
     np.testing.assert_array_equal(kps[:, 1], ys)
 
 
-def test_malformed_row_names_file_and_line(tmp_path):
+def test_malformed_row_names_file_and_line(tmp_path, pose):
     path = tmp_path / "keypoints.csv"
-    good = K.format_keypoint_line("a.jpg", _pose())
+    good = K.format_keypoint_line("a.jpg", pose)
     path.write_text(f"name:keypoints_y:keypoints_x\n{good}\nb.jpg [1, 2, 3]\n")
     with pytest.raises(KeypointError, match=rf"{path}:3"):
         K.read_keypoints_csv(path)
@@ -73,8 +73,8 @@ def test_missing_keypoint_file():
         K.read_keypoints_csv("/nonexistent/nowhere.csv")
 
 
-def test_openpose_json_round_trip(tmp_path):
-    kps = _pose()
+def test_openpose_json_round_trip(tmp_path, pose):
+    kps = pose
     kps[3] = (12.5, 40.25)
     path = tmp_path / "pose.json"
     K.write_openpose_json(path, kps)
@@ -107,8 +107,8 @@ def test_heatmap_peak_and_sigma(h, w):
     assert (maps[1:] == 0).all()  # missing joints -> zero channels
 
 
-def test_heatmaps_torch_batched_matches_numpy():
-    a, b = _pose(), synthetic_pose(256, 192)
+def test_heatmaps_torch_batched_matches_numpy(synth, pose):
+    a, b = pose, synth.pose(256, 192)
     batch = K.heatmaps_torch(torch.from_numpy(np.stack([a, b])), (64, 48))
     assert batch.shape == (2, 18, 64, 48)
     np.testing.assert_allclose(batch[1].numpy(), K.heatmaps(b, (64, 48)), atol=1e-6)
@@ -129,14 +129,14 @@ def test_render_skeleton_draws_limbs_only_for_visible_joints():
     assert not img2[40, 22:40].any()
 
 
-def test_render_skeleton_on_background():
+def test_render_skeleton_on_background(synth):
     bg = np.full((64, 48, 3), 10, np.uint8)
-    out = K.render_skeleton(synthetic_pose(64, 48), None, background=bg)
+    out = K.render_skeleton(synth.pose(64, 48), None, background=bg)
     assert out.shape == bg.shape and (out != 10).any() and (bg == 10).all()
 
 
-def test_flip_twice_is_identity_and_swaps_sides():
-    kps = _pose()
+def test_flip_twice_is_identity_and_swaps_sides(pose):
+    kps = pose
     f = K.flip_keypoints(kps, 192)
     np.testing.assert_allclose(K.flip_keypoints(f, 192), kps)
     # the person's right shoulder (2) becomes the mirrored left shoulder (5) and vice versa
@@ -147,9 +147,11 @@ def test_flip_twice_is_identity_and_swaps_sides():
     assert (f[12:14] == -1).all() and (f[9:11] != -1).all()
     perm = np.array(K.FLIP_PERMUTATION)
     np.testing.assert_array_equal(perm[perm], np.arange(18))
+    swap = {"right": "left", "left": "right"}
     for i, j in enumerate(perm):
-        ni, nj = K.KEYPOINT_NAMES[i], K.KEYPOINT_NAMES[j]
-        assert ni.replace("right", "L").replace("left", "R") == nj.replace("left", "L").replace("right", "R") or i == j
+        side, _, rest = K.KEYPOINT_NAMES[i].partition("_")
+        expected = f"{swap[side]}_{rest}" if side in swap else K.KEYPOINT_NAMES[i]
+        assert K.KEYPOINT_NAMES[j] == expected
 
 
 def test_resize_pad_crop():
@@ -180,8 +182,8 @@ def test_fit_canvas(src, canvas, expect):
 
 @pytest.mark.parametrize("src,canvas", [((256, 176), (256, 192)), ((256, 192), (128, 96)), ((128, 64), (256, 192)),
                                         ((300, 500), (128, 96))])
-def test_keypoints_canvas_round_trip(src, canvas):
-    kps = synthetic_pose(*src)
+def test_keypoints_canvas_round_trip(src, canvas, synth):
+    kps = synth.pose(*src)
     kps[4] = -1
     on = K.keypoints_to_canvas(kps, src, canvas)
     assert (on[4] == -1).all()
@@ -190,14 +192,14 @@ def test_keypoints_canvas_round_trip(src, canvas):
     np.testing.assert_allclose(K.keypoints_from_canvas(on, src, canvas), kps, atol=1e-4)
 
 
-def test_deepfashion_shift_is_exact():
-    kps = synthetic_pose(256, 176)
+def test_deepfashion_shift_is_exact(synth):
+    kps = synth.pose(256, 176)
     on = K.keypoints_to_canvas(kps, (256, 176), (256, 192))
     np.testing.assert_allclose(on, kps + np.array([8, 0], np.float32))
 
 
-def test_pose_scale_and_descriptor():
-    kps = synthetic_pose(256, 192)
+def test_pose_scale_and_descriptor(synth):
+    kps = synth.pose(256, 192)
     s = K.pose_scale(kps)
     assert s > 0
     assert K.pose_scale(kps * 2) == pytest.approx(2 * s, rel=1e-5)

@@ -119,7 +119,7 @@ class SemanticGeneratorConfig(UNetConfigBase):
     warp_prior: bool = True
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": dict(_UNET_PRESETS["tiny"]),
-        "cpu": dict(_UNET_PRESETS["cpu"]),
+        "cpu": dict(_UNET_PRESETS["cpu"], out_stride=2),
         "paper": dict(_UNET_PRESETS["paper"], dropout=0.5, dropout_blocks=2),
     }
 
@@ -179,5 +179,12 @@ class DiscriminatorConfig(ConfigBase):
     }
 
 
-__all__ = ["ConfigBase", "PoseEstimatorConfig", "HumanParserConfig", "SemanticGeneratorConfig",
-           "AppearanceGeneratorConfig", "DiscriminatorConfig", "PRESET_NAMES"]
+__all__ = [
+    "PRESET_NAMES",
+    "AppearanceGeneratorConfig",
+    "ConfigBase",
+    "DiscriminatorConfig",
+    "HumanParserConfig",
+    "PoseEstimatorConfig",
+    "SemanticGeneratorConfig",
+]

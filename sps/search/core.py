@@ -21,7 +21,7 @@ one-hot maps and ~5x cheaper; ``"bilinear"`` warps the masked one-hot maps bilin
 literally the formula above.
 
 Candidates must (1) not be the source itself, (2) not be the same person (``exclude_same_person``,
-``sps.search.index.person_id``), (3) differ in pose from the source by at least ``pose_margin``
+``sps.search.index.person_id``) nor an exact copy of the source (same map and pose under another name), (3) differ in pose from the source by at least ``pose_margin``
 (RMS over shared bones of the difference of unit bone directions, see ``pose_distance``), and
 (4) show every part the source shows (or the parts named in ``required_parts``).
 
@@ -81,7 +81,8 @@ class SearchResult:
     source: int
     candidate: int
     score: float
-    margin: float          # runner-up score - best score (nan with a single candidate)
+    margin: float          # runner-up score - best score (nan with a single candidate); exact copies of the
+                           # winner (same map and pose, another name) are not counted as runner-up
     num_candidates: int    # how many were scored
 
 
@@ -111,6 +112,7 @@ def candidate_mask(index: SearchIndex, sources: torch.Tensor, cfg: SearchConfig,
         pose_d = pose_distance(index.bones[sources], index.bone_vis[sources], index.bones, index.bone_vis)
     ok = pose_d >= cfg.pose_margin
     ok[torch.arange(len(sources)), sources] = False
+    ok &= index.dup_group[sources][:, None] != index.dup_group[None, :]  # exact copies of the source
     if cfg.exclude_same_person:
         pc = index.person_codes
         ok &= pc[sources][:, None] != pc[None, :]
@@ -162,14 +164,23 @@ def score_pairs(index: SearchIndex, src: torch.Tensor, cand: torch.Tensor, cfg: 
     p = len(src)
     theta, _ = part_transforms_torch(index.kps_t[src], index.kps_t[cand], (h, w))  # (P, 10, 2, 3) cand -> src
     if cfg.sampler == "nearest":
-        x = index.coded[src].reshape(p * NUM_PARTS, 1, h, w).float()  # masked source, one part per map
-        grid = F.affine_grid(theta.reshape(-1, 2, 3), [p * NUM_PARTS, 1, h, w], align_corners=False)
-        warped = F.grid_sample(x, grid, mode="nearest", padding_mode="zeros", align_corners=False)
-        a = warped.reshape(p, NUM_PARTS, h, w).round().to(torch.uint8)
-        b = index.coded[cand]  # (P, 10, h, w): candidate labels inside the candidate part masks
-        pa, pb = a > 0, b > 0
-        cost = (pa ^ pb).sum((1, 2, 3)) + 2 * (pa & pb & (a != b)).sum((1, 2, 3))
-        union = (pa | pb).sum((1, 2, 3))
+        a, rows = warp_codes_nearest(index, src, theta)  # (M, h*w) for the (pair, part) rows with a source part
+        b_all = index.coded[cand].reshape(p * NUM_PARTS, h * w)
+        b = b_all[rows]
+        ne = a != b
+        both = torch.minimum(a, b) > 0
+        c = ne.view(torch.uint8) + (ne & both).view(torch.uint8)  # 0 same, 1 one side only, 2 labels differ
+        # rows without a source part: the warped source is empty, so cost = union = candidate part area
+        area = index.area[cand].reshape(-1).clone()  # (P*10,)
+        cost_rows, union_rows = area.clone(), area
+        cost_rows[rows] = c.sum(1, dtype=torch.int32)
+        union_rows[rows] = (torch.maximum(a, b) > 0).sum(1, dtype=torch.int32)
+        cost = cost_rows.reshape(p, NUM_PARTS).sum(1)
+        union = union_rows.reshape(p, NUM_PARTS).sum(1)
+        if return_maps:
+            full = torch.zeros(p * NUM_PARTS, h * w, dtype=torch.uint8)
+            full[rows] = a
+            a = full.reshape(p, NUM_PARTS, h, w)
     else:
         oh = F.one_hot(index.labels_t[src].long(), NUM_LABELS).permute(0, 3, 1, 2).float()  # (P, L, h, w)
         x = (oh[:, None] * index.masks[src][:, :, None]).reshape(p * NUM_PARTS, NUM_LABELS, h, w)
@@ -183,6 +194,39 @@ def score_pairs(index: SearchIndex, src: torch.Tensor, cand: torch.Tensor, cfg: 
     cost = cost.float()
     score = cost / union.float().clamp(min=1) if cfg.normalise == "union" else cost
     return (score, a) if return_maps else score
+
+
+def warp_codes_nearest(index: SearchIndex, src: torch.Tensor, theta: torch.Tensor
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Nearest-neighbour part warps of the sources' part-masked label codes.
+
+    Same result as ``F.grid_sample(coded, F.affine_grid(theta), mode="nearest", padding_mode="zeros",
+    align_corners=False)`` (tested), but computed in pixel space with a separable affine map and one
+    gather, about 3x faster; only (pair, part) rows whose source part is visible are warped.
+
+    Args:
+        src: (P,) source positions; theta: (P, 10, 2, 3) candidate -> source transforms (normalised).
+    Returns:
+        codes (M, h*w) uint8 (label + 1 inside the warped part, 0 elsewhere) and rows (M,) indices into P*10.
+    """
+    h, w = index.size
+    rows = index.part_vis[src].reshape(-1).nonzero()[:, 0]  # (M,)
+    th = theta.reshape(-1, 2, 3)[rows].float()
+    size = torch.tensor([w, h], dtype=torch.float32)
+    # normalised n = (2 q + 1) / size - 1 for target pixel q; source pixel = (A n + t + 1) * size / 2 - 0.5
+    lin, t0 = th[:, :, :2], th[:, :, 2]
+    lin_px = lin * (2 / size)[None, None, :] * (size / 2)[None, :, None]  # (M, 2, 2)
+    t_px = ((lin @ (1 / size - 1)[:, None])[..., 0] + t0 + 1) * size / 2 - 0.5  # (M, 2)
+    cols = torch.arange(w, dtype=torch.float32)[None, None, :]
+    rws = torch.arange(h, dtype=torch.float32)[None, :, None]
+    px = lin_px[:, 0, 0, None, None] * cols + (lin_px[:, 0, 1, None, None] * rws + t_px[:, 0, None, None])
+    py = lin_px[:, 1, 0, None, None] * cols + (lin_px[:, 1, 1, None, None] * rws + t_px[:, 1, None, None])
+    # round half to even like grid_sample; clamp into a one-pixel zero border of the padded source
+    px = px.round_().clamp_(-1, w).add_(1)
+    py = py.round_().clamp_(-1, h).add_(1)
+    flat = py.mul_(w + 2).add_(px).reshape(len(rows), -1).long()  # (M, h*w)
+    padded = F.pad(index.coded[src].reshape(-1, h, w)[rows], (1, 1, 1, 1))  # (M, h+2, w+2)
+    return torch.gather(padded.reshape(len(rows), -1), 1, flat), rows
 
 
 def _score_many(index: SearchIndex, src: torch.Tensor, cand: torch.Tensor, cfg: SearchConfig) -> torch.Tensor:
@@ -219,7 +263,10 @@ def iter_search(index: SearchIndex, sources: Sequence[int] | None = None, cfg: S
                 # exhaustive search and distance-ordered (then index) for the prefilter
                 order = torch.argsort(sc, stable=True)
                 best = int(order[0])
-                margin = float(sc[order[1]] - sc[best]) if n > 1 else math.nan
+                # runner-up: the best candidate that is not an exact copy of the winner
+                groups = index.dup_group[cands[order]]
+                other = order[groups != groups[0]]
+                margin = float(sc[other[0]] - sc[best]) if len(other) else math.nan
                 out.append(SearchResult(s, int(cands[best]), float(sc[best]), margin, n))
             yield out
 

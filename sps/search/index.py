@@ -108,7 +108,13 @@ class SearchIndex:
             self.shape[a:b] = (cnt / cnt.sum(-1, keepdim=True).clamp(min=1)).reshape(b - a, -1)
         self.part_vis = self.masks.flatten(2).any(-1)  # (N, 10)
         self.coded = (self.labels_t[:, None] + 1) * self.masks  # (N, 10, h, w) uint8
+        self.area = self.masks.flatten(2).sum(-1, dtype=torch.int32)  # (N, 10)
         self.bones, self.bone_vis = bone_directions(self.kps_t)
+        # Exact duplicates (same label map and pose under another name, e.g. VITON has some): one group
+        # each. A duplicate of the source is the source itself, and a duplicate of the winner is no runner-up.
+        groups: dict[bytes, int] = {}
+        keys = [hashlib.sha1(self.labels[i].tobytes() + self.kps[i].tobytes()).digest() for i in range(n)]
+        self.dup_group = torch.tensor([groups.setdefault(k, len(groups)) for k in keys], dtype=torch.long)
 
     @property
     def person_codes(self) -> torch.Tensor:

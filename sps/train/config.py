@@ -77,7 +77,7 @@ class ParserConfig(RunConfig):
 class SemanticConfig(RunConfig):
     """Stage 3: SemanticGenerator on searched pseudo labels (CSV source,candidate,score,margin); CE + adversarial."""
 
-    pairs: str = ""  # CSV from `python -m sps.search` (names inside `dataset`); default RUN_DIR/../search/pairs.csv
+    pairs: str = "pseudo_labels/viton_train.csv"  # CSV from `python -m sps.search` (names inside `dataset`)
     dataset: str = "viton/train"  # folder holding the sources and candidates (images, keypoints.csv, parsing/)
     max_margin: float = 0.0  # keep only pairs with margin >= this (0 = keep all)
     ce_weight: float = 1.0
@@ -100,6 +100,8 @@ class AppearanceConfig(RunConfig):
     content_weight: float = 0.03
     style_weight: float = 1.0
     d_lr: float = 2e-4
+    hard_target_parsing: bool = False  # feed G_A one-hot argmax of G_S instead of its softmax
+    fade_steps: int = 0  # local enhancer (paper preset): alpha ramps (0, 1] over this many steps (0 = always 1)
 
 
 @dataclass
@@ -224,7 +226,8 @@ def resolve(stage: str, argv: list[str]) -> RunConfig:
     if stage not in STAGE_CONFIGS:
         raise ValueError(f"unknown stage {stage!r}; choose from {list(STAGE_CONFIGS)}")
     cli = parse_cli(argv)
-    file_opts = load_file(cli.pop("config")) if "config" in cli else {}
+    file_opts = load_file(str(cli.pop("config"))) if "config" in cli else {}
+    file_opts.pop("stage", None)
     preset = str(cli.get("preset", file_opts.get("preset", "cpu")))
     cfg = STAGE_CONFIGS[stage]()
     cfg = apply(cfg, {**preset_overrides(stage, preset), "preset": preset}, f"preset {preset}")

@@ -1,0 +1,144 @@
+"""G_A, the appearance generator: dual encoder with deformable skips (Siarohin et al. 2018, as in the paper).
+
+Inputs: appearance stream [source image 3, source parsing without background 9, source pose 18],
+target stream [target pose 18, target parsing without background 9]. The 10 part transforms
+(target -> source, normalised, so valid at every resolution) and the target part masks are computed once
+per forward on the canvas and reused at every skip level.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..parts import part_masks_torch, part_transforms_torch
+from .blocks import ConvBlock, DeformableSkip, ResBlock, scale_keypoints, upsample_to
+from .config import AppearanceGeneratorConfig
+from .hub import HubModel
+
+APP_CHANNELS = 3 + 9 + 18
+TGT_CHANNELS = 18 + 9
+
+
+class DualEncoderGenerator(nn.Module):
+    """Two encoders (appearance, target), deformable skips at every level, a decoder to a 3-channel map.
+
+    forward returns the pre-tanh image and the decoder's last feature map (upsampled to the output size,
+    the input of the final conv), which the local enhancer adds to.
+    """
+
+    def __init__(self, enc_widths: tuple[int, ...], dec_widths: tuple[int, ...], norm: str, dropout: float,
+                 dropout_blocks: int, merge: str) -> None:
+        super().__init__()
+        n = len(enc_widths)
+        self.app_enc, self.tgt_enc = nn.ModuleList(), nn.ModuleList()
+        pa, pt = APP_CHANNELS, TGT_CHANNELS
+        for i, w in enumerate(enc_widths):
+            nm = "none" if i == 0 else norm
+            self.app_enc.append(ConvBlock(pa, w, 3, 2, nm, "lrelu"))
+            self.tgt_enc.append(ConvBlock(pt, w, 3, 2, nm, "lrelu"))
+            pa = pt = w
+        self.skip = DeformableSkip(merge)
+        self.dec = nn.ModuleList()
+        prev = 2 * enc_widths[-1]
+        for j in range(n - 1):
+            level = n - 2 - j  # encoder level whose skip joins this block
+            p = dropout if j < dropout_blocks else 0.0
+            self.dec.append(ConvBlock(prev + 2 * enc_widths[level], dec_widths[j], 3, 1, norm, "relu", p))
+            prev = dec_widths[j]
+        self.feat_channels = prev
+        self.out = nn.Conv2d(prev, dec_widths[-1], 3, 1, 1)
+
+    def forward(self, app: torch.Tensor, tgt: torch.Tensor, theta: torch.Tensor,
+                masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        size = app.shape[-2:]
+        skips = []
+        a, t = app, tgt
+        for ea, et in zip(self.app_enc, self.tgt_enc):
+            a, t = ea(a), et(t)
+            skips.append(self.skip(a, t, theta, masks))  # (B, 2C, h, w)
+        h = skips[-1]
+        for blk, s in zip(self.dec, skips[-2::-1]):
+            h = blk(torch.cat([upsample_to(h, s.shape[-2:]), s], 1))
+        feat = upsample_to(h, size)  # (B, dec[-2], H, W)
+        return self.out(feat), feat
+
+
+class LocalEnhancer(nn.Module):
+    """Full-resolution stream (pix2pixHD style) with its own deformable skips at strides 1 and 2.
+
+    Its stride-2 features (same channels as the global generator's last features) are added to the global
+    features, refined by residual blocks, upsampled and joined with the stride-1 skip.
+    """
+
+    def __init__(self, widths: tuple[int, int], global_channels: int, res_blocks: int, norm: str, merge: str) -> None:
+        super().__init__()
+        w0, w1 = widths
+        self.app0, self.tgt0 = ConvBlock(APP_CHANNELS, w0, 3, 1, "none", "lrelu"), ConvBlock(TGT_CHANNELS, w0, 3, 1, "none", "lrelu")
+        self.app1, self.tgt1 = ConvBlock(w0, w1, 3, 2, norm, "lrelu"), ConvBlock(w0, w1, 3, 2, norm, "lrelu")
+        self.skip = DeformableSkip(merge)
+        self.fuse = ConvBlock(2 * w1, global_channels, 3, 1, norm, "relu")
+        self.res = nn.Sequential(*[ResBlock(global_channels, norm) for _ in range(res_blocks)])
+        self.up = ConvBlock(global_channels + 2 * w0, w0, 3, 1, norm, "relu")
+        self.out = nn.Conv2d(w0, 3, 3, 1, 1)
+
+    def forward(self, app: torch.Tensor, tgt: torch.Tensor, theta: torch.Tensor, masks: torch.Tensor,
+                global_feat: torch.Tensor) -> torch.Tensor:
+        a0, t0 = self.app0(app), self.tgt0(tgt)
+        s0 = self.skip(a0, t0, theta, masks)
+        a1, t1 = self.app1(a0), self.tgt1(t0)
+        h = self.fuse(self.skip(a1, t1, theta, masks)) + upsample_to(global_feat, a1.shape[-2:])
+        h = self.res(h)
+        h = self.up(torch.cat([upsample_to(h, s0.shape[-2:]), s0], 1))
+        return self.out(h)
+
+
+class AppearanceGenerator(HubModel, pipeline_tag="image-to-image"):
+    """G_A. With ``config.local_enhancer``: global generator at half resolution + local enhancer, faded by alpha."""
+
+    config_class = AppearanceGeneratorConfig
+
+    def __init__(self, config: AppearanceGeneratorConfig | None = None) -> None:
+        super().__init__(config)
+        c = self.config
+        self.globalnet = DualEncoderGenerator(c.enc_widths, c.dec_widths, c.norm, c.dropout, c.dropout_blocks, c.merge)
+        self.local = (LocalEnhancer(c.local_widths, self.globalnet.feat_channels, c.local_res_blocks, c.norm, c.merge)
+                      if c.local_enhancer else None)
+
+    @staticmethod
+    def pose_geometry(src_kps: torch.Tensor, tgt_kps: torch.Tensor, size: tuple[int, int],
+                      mask_size: tuple[int, int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Part transforms theta (B, 10, 2, 3) target->source (normalised, any resolution) and target
+        part masks (B, 10, h, w) drawn at ``mask_size`` (default ``size``), the finest skip level."""
+        theta, _ = part_transforms_torch(src_kps, tgt_kps, size)
+        if mask_size is None or tuple(mask_size) == tuple(size):
+            return theta, part_masks_torch(tgt_kps, size)
+        return theta, part_masks_torch(scale_keypoints(tgt_kps, size, mask_size), mask_size)
+
+    def forward(self, src_image: torch.Tensor, src_parsing: torch.Tensor, src_pose: torch.Tensor,
+                tgt_parsing: torch.Tensor, tgt_pose: torch.Tensor, src_kps: torch.Tensor, tgt_kps: torch.Tensor,
+                alpha: float = 1.0) -> torch.Tensor:
+        """Images (B,3,H,W) in [-1,1], parsings (B,10,H,W) one-hot/soft, poses (B,18,H,W) heatmaps,
+        keypoints (B,18,2) xy on the (H, W) canvas -> (B,3,H,W) in [-1,1].
+
+        ``alpha`` (local enhancer only): 0 = upsampled global output, 1 = local enhancer output.
+        """
+        size = tuple(src_image.shape[-2:])
+        app = torch.cat([src_image, src_parsing[:, 1:], src_pose], 1)  # (B, 30, H, W)
+        tgt = torch.cat([tgt_pose, tgt_parsing[:, 1:]], 1)  # (B, 27, H, W)
+        # finest deformable skip: full resolution with the local enhancer, else stride 2
+        mask_size = size if self.local is not None else ((size[0] + 1) // 2, (size[1] + 1) // 2)
+        theta, masks = self.pose_geometry(src_kps.to(app.device), tgt_kps.to(app.device), size, mask_size)
+        masks = masks.to(app.dtype)
+        if self.local is None:
+            out, _ = self.globalnet(app, tgt, theta, masks)
+            return torch.tanh(out)
+        half = (size[0] // 2, size[1] // 2)
+        g_out, g_feat = self.globalnet(F.interpolate(app, size=half, mode="bilinear", antialias=True, align_corners=False),
+                                       F.interpolate(tgt, size=half, mode="bilinear", antialias=True, align_corners=False),
+                                       theta, masks)
+        g_img = upsample_to(torch.tanh(g_out), size)
+        if alpha <= 0:
+            return g_img
+        l_img = torch.tanh(self.local(app, tgt, theta, masks, g_feat))
+        return alpha * l_img + (1 - alpha) * g_img

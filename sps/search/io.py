@@ -1,0 +1,121 @@
+"""Pseudo-pair CSV: ``source,candidate,score,margin`` (+ ``dataset`` when several folders were searched).
+
+A source with no qualifying candidate is written with an empty ``candidate`` (so a resumed run
+knows it is done); ``read_pairs_csv`` skips such rows unless asked not to.
+"""
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import DataError
+
+COLUMNS = ("source", "candidate", "score", "margin")
+
+
+@dataclass(frozen=True)
+class PseudoPair:
+    """One searched training triple: G_S learns source parsing + pose -> candidate parsing in candidate pose."""
+
+    source: str
+    candidate: str
+    score: float
+    margin: float
+    dataset: str = ""
+
+
+def _repair_tail(path: Path) -> None:
+    """Drop a partial last line left by an interrupted writer."""
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        path.write_bytes(data[: data.rfind(b"\n") + 1])
+
+
+def read_pairs_csv(path: str | Path, skip_empty: bool = True, max_score: float | None = None,
+                   min_margin: float | None = None) -> list[PseudoPair]:
+    """Read a pseudo-pair CSV written by ``python -m sps.search``.
+
+    Args:
+        skip_empty: drop sources without a candidate.
+        max_score: keep only pairs with score <= max_score (a quality filter for training).
+        min_margin: keep only pairs whose runner-up margin is >= min_margin (nan margins are kept).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"pseudo-pair file not found: {path}")
+    out = []
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DataError(f"{path}: missing columns {missing} (header: {reader.fieldnames})")
+        for lineno, row in enumerate(reader, start=2):
+            if row.get("margin") is None:  # partial last line of an interrupted run
+                continue
+            try:
+                score = float(row["score"]) if row["score"] else math.nan
+                margin = float(row["margin"]) if row["margin"] else math.nan
+            except ValueError as e:
+                raise DataError(f"{path}:{lineno}: bad number ({e})") from None
+            if not row["candidate"]:
+                if skip_empty:
+                    continue
+            if max_score is not None and not score <= max_score:
+                continue
+            if min_margin is not None and margin < min_margin:
+                continue
+            out.append(PseudoPair(row["source"], row["candidate"], score, margin, row.get("dataset") or ""))
+    return out
+
+
+def finished_sources(path: str | Path) -> set[tuple[str, str]]:
+    """(dataset, source) pairs already in a CSV (empty set if the file does not exist)."""
+    path = Path(path)
+    if not path.is_file():
+        return set()
+    _repair_tail(path)
+    return {(p.dataset, p.source) for p in read_pairs_csv(path, skip_empty=False)}
+
+
+class PairWriter:
+    """Appends rows to a pair CSV (header written once), flushing after each ``write``."""
+
+    def __init__(self, path: str | Path, with_dataset: bool = False) -> None:
+        self.path = Path(path)
+        self.columns = COLUMNS + (("dataset",) if with_dataset else ())
+        exists = self.path.is_file() and self.path.stat().st_size > 0
+        if exists:
+            _repair_tail(self.path)
+            with self.path.open(newline="") as fh:
+                header = tuple(next(csv.reader(fh), ()))
+            if header != self.columns:
+                raise DataError(f"{self.path}: existing columns {header} differ from {self.columns}; "
+                                "write to a new file or search the same folders")
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = self.path.open("a", newline="")
+        self._w = csv.writer(self._fh, lineterminator="\n")
+        if not exists:
+            self._w.writerow(self.columns)
+            self._fh.flush()
+
+    def write(self, pairs: list[PseudoPair]) -> None:
+        for p in pairs:
+            row = [p.source, p.candidate, _fmt(p.score), _fmt(p.margin)]
+            self._w.writerow(row + ([p.dataset] if len(self.columns) > 4 else []))
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> "PairWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _fmt(x: float) -> str:
+    return "" if math.isnan(x) else f"{x:.6f}"

@@ -1,0 +1,155 @@
+"""Stage `semantic`: SemanticGenerator (G_S) on searched pseudo labels; cross-entropy + adversarial.
+
+A pair (source, candidate) from `python -m sps.search` gives input = (source parsing, source pose, candidate pose)
+and label = the candidate's parsing. The ParsingDiscriminator sees [parsing, target pose heatmaps]: real = the
+candidate's one-hot map, fake = G_S's softmax.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from ... import parsing as P
+from ..common import (flip_batch, heatmaps, models_module, parsing_rgb, person_folders, set_requires_grad,
+                      skeleton_rgb, to_uint8)
+from ..config import SemanticConfig
+from ..loop import Stage
+
+log = logging.getLogger(__name__)
+
+
+def read_pairs(path: str | Path, min_margin: float = 0.0) -> list[tuple[str, str]]:
+    """(source, candidate) names from the search CSV (sps.search.io.read_pairs_csv)."""
+    try:
+        from ...search.io import read_pairs_csv
+    except ImportError:  # pragma: no cover - older layout
+        from ...search import read_pairs_csv  # type: ignore[attr-defined]
+    pairs = read_pairs_csv(path, min_margin=min_margin or None)
+    return [(p.source, p.candidate) for p in pairs]
+
+
+class PseudoPairs(Dataset):
+    """Items `src_{image,kps,parsing}` and `tgt_{image,kps,parsing}` (tgt = the searched candidate)."""
+
+    def __init__(self, base, pairs: list[tuple[str, str]]):
+        self.base, self.pairs = base, pairs
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        a, b = self.pairs[i]
+        out = {}
+        for pre, name in (("src_", a), ("tgt_", b)):
+            it = self.base.get(self.base.index_of(name), flip=False)
+            out.update({pre + "image": it["image"], pre + "kps": it["kps"], pre + "parsing": it["parsing"]})
+        return out
+
+
+class SemanticStage(Stage):
+    name = "semantic"
+    config_cls = SemanticConfig
+    exported = ("G_S",)
+    export_names = {"G_S": "semantic_generator"}
+
+    def build(self) -> None:
+        from ...data import PersonDataset, resolve_folder
+        from ..common import data_root_of
+
+        c: SemanticConfig = self.cfg
+        M = models_module()
+        base = PersonDataset(resolve_folder(c.dataset, data_root_of(c)), tuple(c.canvas), heatmaps=False)
+        pairs_path = c.pairs
+        pairs = [(a, b) for a, b in read_pairs(pairs_path, c.max_margin)
+                 if a in base._index and b in base._index
+                 and base.has_parsing[base.index_of(a)] and base.has_parsing[base.index_of(b)]]
+        if c.max_images:
+            pairs = pairs[: c.max_images]
+        if not pairs:
+            raise ValueError(f"{pairs_path}: no usable pairs for {base.folder} (names must be in keypoints.csv "
+                             "and have parsing maps)")
+        n_val = min(c.eval_images, len(pairs) // 10) if c.eval_images else 0
+        self.val_pairs = pairs[len(pairs) - n_val:] if n_val else []
+        self.train_set = PseudoPairs(base, pairs[: len(pairs) - n_val])
+        self.val_set = PseudoPairs(base, self.val_pairs)
+        self.pairs_path = pairs_path
+        g = M.SemanticGenerator(M.SemanticGeneratorConfig.preset(c.model_preset, canvas=tuple(c.canvas)))
+        d = M.ParsingDiscriminator(M.DiscriminatorConfig.preset(c.model_preset, canvas=tuple(c.canvas)))
+        self.models = {"G_S": g, "D_parsing": d}
+        self.optimizers = {"G_S": self.adam(g.parameters()), "D_parsing": self.adam(d.parameters(), c.d_lr)}
+        self.clip_params = {"G_S": list(g.parameters()), "D_parsing": list(d.parameters())}
+
+    def _inputs(self, b: dict[str, Any]):
+        canvas = self.cfg.canvas
+        s_s = P.one_hot(b["src_parsing"]).to(self.device)  # (B, 10, H, W)
+        p_s, p_t = heatmaps(b["src_kps"], canvas), heatmaps(b["tgt_kps"], canvas)  # (B, 18, H, W)
+        return s_s, p_s, p_t
+
+    def micro_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        c: SemanticConfig = self.cfg
+        b = flip_batch(batch, torch.rand(batch["src_kps"].shape[0]) < 0.5, ("src_", "tgt_"))
+        s_s, p_s, p_t = self._inputs(b)
+        G, D, D_raw = self.models["G_S"], self.models["D_parsing"], self.raw["D_parsing"]
+        logits = G(s_s, p_s, p_t, src_kps=b["src_kps"], tgt_kps=b["tgt_kps"]).float()  # (B, 10, H, W)
+        soft = logits.softmax(1)
+        ce = F.cross_entropy(logits, b["tgt_parsing"], ignore_index=-1)
+        # generator step: D frozen and called outside DDP (no grads, no reducer involvement)
+        set_requires_grad(D_raw, False)
+        adv = ((D_raw(soft, p_t).float() - 1) ** 2).mean()
+        self.backward(c.ce_weight * ce + c.adv_weight * adv)
+        # discriminator step: one DDP forward on [real; fake] (instance norm is per sample)
+        set_requires_grad(D_raw, True)
+        real = P.one_hot(b["tgt_parsing"]).to(soft.dtype)
+        out = D(torch.cat([real, soft.detach()]), torch.cat([p_t, p_t])).float()
+        o_real, o_fake = out.chunk(2)
+        d_loss = 0.5 * (((o_real - 1) ** 2).mean() + (o_fake**2).mean())
+        self.backward(c.adv_weight * d_loss)
+        acc = (logits.argmax(1) == b["tgt_parsing"]).float().mean()
+        return {"ce": ce.detach(), "g_adv": adv.detach(), "d_parsing": d_loss.detach(), "pixel_acc": acc.detach()}
+
+    def samples(self, batch: dict[str, Any]) -> list[tuple[str, Any]]:
+        s_s, p_s, p_t = self._inputs(batch)
+        logits = self.raw["G_S"](s_s, p_s, p_t, src_kps=batch["src_kps"], tgt_kps=batch["tgt_kps"])
+        size = tuple(self.cfg.canvas)
+        return [("source", to_uint8(batch["src_image"])), ("src parsing", parsing_rgb(batch["src_parsing"])),
+                ("target pose", skeleton_rgb(batch["tgt_kps"], size)), ("predicted", parsing_rgb(logits.argmax(1))),
+                ("pseudo label", parsing_rgb(batch["tgt_parsing"]))]
+
+    def evaluate(self) -> dict[str, float]:
+        """CE, pixel accuracy and mIoU against the pseudo labels of held-out pairs (the last 10%, <= eval_images)."""
+        from .metrics import iou_per_label  # noqa: F401  (same definition of IoU)
+
+        if not len(self.val_set):
+            return {}
+        from torch.utils.data import DataLoader
+
+        g = self.raw["G_S"]
+        inter = torch.zeros(P.NUM_LABELS)
+        union = torch.zeros(P.NUM_LABELS)
+        ce_sum = acc_sum = n = 0.0
+        for b in DataLoader(self.val_set, batch_size=16):
+            b = {k: v.to(self.device) for k, v in b.items()}
+            s_s, p_s, p_t = self._inputs(b)
+            logits = g(s_s, p_s, p_t, src_kps=b["src_kps"], tgt_kps=b["tgt_kps"]).float()
+            gt, pred = b["tgt_parsing"], logits.argmax(1)
+            ce_sum += float(F.cross_entropy(logits, gt, reduction="sum")) / gt[0].numel()
+            acc_sum += float((pred == gt).float().mean((1, 2)).sum())
+            n += gt.shape[0]
+            for k in range(P.NUM_LABELS):
+                inter[k] += float(((gt == k) & (pred == k)).sum())
+                union[k] += float(((gt == k) | (pred == k)).sum())
+        ious = (inter / union.clamp(min=1))[union > 0]
+        return {"val_ce": ce_sum / n, "val_pixel_acc": acc_sum / n, "val_mIoU": float(ious.mean()),
+                "val_pairs": int(n)}
+
+    def data_description(self) -> str:
+        return (f"{len(self.train_set)} searched pseudo pairs from {self.pairs_path} on {self.cfg.dataset} "
+                f"({len(self.val_set)} held out for the metrics)")
+
+
+STAGE = SemanticStage

@@ -1,0 +1,434 @@
+"""sps.data: real items on the canvas (shapes, alignment, flips, targets, pairs) and every bad-input error."""
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch.utils.data import ConcatDataset, DataLoader
+
+from sps import data as D
+from sps import parsing as P
+from sps import pose as K
+from sps.errors import DataError, ImageReadError, KeypointError, ParsingError
+
+REPO = Path(__file__).resolve().parents[1]
+FOLDERS = {"viton/train": (256, 192), "viton/test": (256, 192), "deepfashion": (256, 176), "market": (128, 64),
+           "spt-demo": (256, 256)}
+
+
+def _folder(root: Path, name: str) -> Path:
+    folder = root / name
+    if not (folder / "keypoints.csv").is_file():
+        pytest.skip(f"real data folder absent: {folder}")
+    return folder
+
+
+def _to_uint8(image: torch.Tensor) -> np.ndarray:
+    """(3, H, W) [-1, 1] -> (H, W, 3) uint8 (exact inverse of the loader's scaling)."""
+    return ((image.permute(1, 2, 0).numpy() + 1) * 127.5).round().astype(np.uint8)
+
+
+# ----------------------------------------------------------------------------------------------
+# Real data
+# ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(FOLDERS))
+@pytest.mark.parametrize("canvas", [(128, 96), (256, 192)])
+def test_real_items_shapes_and_ranges(data_root, name, canvas):
+    ds = D.PersonDataset(_folder(data_root, name), canvas=canvas)
+    h, w = canvas
+    for i in (0, len(ds) - 1):
+        it = ds[i]
+        assert it["name"] == ds.names[i]
+        assert it["image"].shape == (3, h, w) and it["image"].dtype == torch.float32
+        assert -1.0 <= float(it["image"].min()) and float(it["image"].max()) <= 1.0
+        assert it["kps"].shape == (18, 2) and it["kps"].dtype == torch.float32
+        vis = K.visible(it["kps"])
+        assert vis.sum() >= 4
+        assert (it["kps"][vis, 0] >= -0.5).all() and (it["kps"][vis, 0] <= w - 0.5).all()
+        assert (it["kps"][vis, 1] >= -0.5).all() and (it["kps"][vis, 1] <= h - 0.5).all()
+        assert it["heatmaps"].shape == (18, h, w) and float(it["heatmaps"].max()) <= 1.0
+        assert tuple(it["orig_size"].tolist()) == FOLDERS[name]
+        par = it["parsing"]
+        assert par.shape == (h, w) and par.dtype == torch.int64
+        if name in ("deepfashion", "market"):
+            assert not it["has_parsing"] and (par == -1).all()
+        else:
+            assert it["has_parsing"] and par.min() >= 0 and par.max() <= 9 and (par > 0).sum() > h * w // 20
+
+
+def test_deepfashion_is_padded_8px_each_side_on_the_paper_canvas(data_root):
+    folder = _folder(data_root, "deepfashion")
+    ds = D.PersonDataset(folder, canvas=(256, 192))
+    it = ds[3]
+    raw = K.read_keypoints_csv(folder / "keypoints.csv")[it["name"]]
+    expect = raw.copy()
+    expect[K.visible(raw), 0] += 8
+    np.testing.assert_array_equal(it["kps"].numpy(), expect)
+    img = _to_uint8(it["image"])
+    assert (img[:, :8] == 255).all() and (img[:, -8:] == 255).all()  # white padding
+    np.testing.assert_array_equal(img[:, 8:184], D.load_image(folder / "images" / it["name"]))  # not resampled
+
+
+def test_viton_keypoints_and_image_are_resized_together(data_root):
+    folder = _folder(data_root, "viton/test")
+    ds = D.PersonDataset(folder, canvas=(128, 96))
+    it = ds[0]
+    raw = K.read_keypoints_csv(folder / "keypoints.csv")[it["name"]]
+    vis = K.visible(raw)
+    np.testing.assert_allclose(it["kps"].numpy()[vis], (raw[vis] + 0.5) * 0.5 - 0.5)
+    full = D.load_image(folder / "images" / it["name"]).astype(np.float32)
+    half = full.reshape(128, 2, 96, 2, 3).mean(axis=(1, 3))  # a 2x box filter = bilinear antialias at 1/2
+    assert np.abs(_to_uint8(it["image"]).astype(np.float32) - half).mean() < 2.0
+
+
+@pytest.mark.parametrize("name,canvas", [("viton/test", (128, 96)), ("viton/test", (256, 192)),
+                                         ("spt-demo", (128, 96))])
+def test_parsing_is_aligned_with_the_keypoints(data_root, name, canvas):
+    ds = D.PersonDataset(_folder(data_root, name), canvas=canvas)
+    r = max(2, canvas[0] // 40)
+    hits = total = 0
+    for i in range(0, len(ds), max(1, len(ds) // 30)):
+        it = ds[i]
+        nose = it["kps"][0]
+        if nose[0] < 0:
+            continue
+        x, y = (round(float(v)) for v in nose)
+        window = it["parsing"][max(0, y - r):y + r + 1, max(0, x - r):x + r + 1]
+        hits += bool((window == P.LABELS.index("face")).any())
+        total += 1
+    assert total >= 5 and hits / total >= 0.9, (hits, total)
+
+
+def test_lip_and_sps_label_sets(data_root):
+    assert D.detect_label_set(data_root / "viton" / "train") == "lip"
+    assert D.detect_label_set(data_root / "spt-demo") == "sps"
+    assert D.detect_label_set("/x/flip_tests/person") == "sps"  # "flip" is not "lip"
+    assert D.detect_label_set("/x/lip_val") == "lip"
+    with pytest.raises(DataError, match="label_set"):
+        D.detect_label_set("/x", "coco")
+    ds = D.PersonDataset(_folder(data_root, "spt-demo"), canvas=(256, 192))
+    raw = np.asarray(Image.open(ds.parsing_path(0)))
+    np.testing.assert_array_equal(ds.load_parsing(0), raw)  # the paper's labels pass through unchanged
+
+
+@pytest.mark.parametrize("name", ["viton/test", "deepfashion"])
+def test_flip_consistency(data_root, name):
+    ds = D.PersonDataset(_folder(data_root, name), canvas=(128, 96))
+    a, b = ds.get(5, flip=False), ds.get(5, flip=True)
+    assert b["flipped"] and not a["flipped"]
+    np.testing.assert_allclose(b["kps"].numpy(), K.flip_keypoints(a["kps"].numpy(), 96))
+    assert torch.equal(b["image"], a["image"].flip(-1))
+    if a["has_parsing"]:
+        np.testing.assert_array_equal(b["parsing"].numpy(), P.flip_parsing(a["parsing"].numpy()))
+    np.testing.assert_allclose(b["heatmaps"].numpy(), K.heatmaps(b["kps"].numpy(), (128, 96)), atol=1e-6)
+
+
+def test_random_flips_are_deterministic_per_epoch(data_root):
+    ds = D.PersonDataset(_folder(data_root, "viton/test"), canvas=(128, 96), flip=True, seed=3)
+    first = [ds.is_flipped(i) for i in range(200)]
+    assert 60 < sum(first) < 140
+    assert first == [ds.is_flipped(i) for i in range(200)]
+    ds.set_epoch(1)
+    assert first != [ds.is_flipped(i) for i in range(200)]
+    ds.set_epoch(0)
+    i = first.index(True)
+    assert ds[i]["flipped"] and torch.equal(ds[i]["kps"], ds.get(i, flip=True)["kps"])
+    assert not D.PersonDataset(ds.folder, flip=False).is_flipped(i)
+
+
+def test_unpaired_targets(data_root):
+    base = D.PersonDataset(_folder(data_root, "viton/test"), canvas=(128, 96))
+    ds = D.UnpairedDataset(base, seed=0)
+    targets = [ds.target_index(i) for i in range(50)]
+    assert all(t != i for i, t in enumerate(targets)) and len(set(targets)) > 40
+    it = ds[7]
+    j = ds.target_index(7)
+    assert it["tgt_name"] == base.names[j] != it["name"]
+    np.testing.assert_allclose(it["tgt_kps"].numpy(), base.pose(j))
+    assert not torch.equal(it["tgt_kps"], it["kps"])
+    assert it["tgt_heatmaps"].shape == (18, 128, 96)
+    assert targets == [D.UnpairedDataset(base, seed=0).target_index(i) for i in range(50)]
+    assert targets != [D.UnpairedDataset(base, seed=1).target_index(i) for i in range(50)]
+    ds.set_epoch(1)
+    assert targets != [ds.target_index(i) for i in range(50)]
+
+
+def test_mixed_datasets_and_loader(data_root):
+    mixed = D.person_datasets(["viton", "deepfashion", "market"], root=data_root, split="test", canvas=(128, 96))
+    assert isinstance(mixed, ConcatDataset)
+    n_v, n_d = 2032, 347
+    assert len(mixed) == n_v + n_d + 455
+    ds = D.UnpairedDataset(mixed, seed=0)
+    # targets stay in the item's own folder (Market poses are not VITON poses)
+    for i in (0, n_v + 3, n_v + n_d + 5):
+        _, _, rng = D._locate(mixed, i)
+        assert ds.target_index(i) in rng and ds.target_index(i) != i
+    batch = next(iter(DataLoader(torch.utils.data.Subset(ds, [0, n_v + 3, n_v + n_d + 5]), batch_size=3)))
+    assert batch["image"].shape == (3, 3, 128, 96) and batch["tgt_kps"].shape == (3, 18, 2)
+    assert batch["has_parsing"].tolist() == [True, False, False]
+    assert len(batch["name"]) == 3
+    cfg = D.DataConfig(root=str(data_root), datasets=("market",), canvas=(64, 48))
+    assert len(cfg.build()) == 455 and cfg.build()[0]["image"].shape == (3, 64, 48)
+
+
+@pytest.mark.parametrize("name,n", [("deepfashion", 185), ("market", 233)])
+def test_paired_dataset_reads_pairs_csv(data_root, name, n):
+    folder = _folder(data_root, name)
+    ds = D.PairedDataset(folder, canvas=(128, 96))
+    assert len(ds) == n
+    rows = (folder / "pairs.csv").read_text().splitlines()[1:]
+    it = ds[2]
+    assert f"{it['src_name']},{it['tgt_name']}" == rows[2]
+    assert it["src_image"].shape == it["tgt_image"].shape == (3, 128, 96)
+    assert not torch.equal(it["src_kps"], it["tgt_kps"])
+    flipped = D.PairedDataset(folder, canvas=(128, 96), flip=True)
+    assert all(flipped[i]["src_flipped"] == flipped[i]["tgt_flipped"] for i in range(6))
+
+
+def test_paired_spt_demo_with_explicit_pairs(data_root):
+    pairs = [("1_A.jpg", "1_B.jpg"), ("2_A.jpg", "2_B.jpg"), ("3_A.jpg", "3_B.jpg")]
+    ds = D.PairedDataset(_folder(data_root, "spt-demo"), canvas=(128, 96), pairs=pairs)
+    assert len(ds) == 3 and ds[1]["tgt_name"] == "2_B.jpg" and ds[1]["tgt_has_parsing"]
+    with pytest.raises(DataError, match="no image named 'nope.jpg'"):
+        D.PairedDataset(ds.base.folder, pairs=[("1_A.jpg", "nope.jpg")])
+    with pytest.raises(DataError, match="pairs file not found"):
+        D.PairedDataset(ds.base.folder)
+
+
+def test_real_data_checks_clean(data_root):
+    for name in ("deepfashion", "spt-demo"):
+        assert D.check_folder(_folder(data_root, name), full=True) == []
+    assert {p.relative_to(data_root).as_posix() for p in D.find_person_folders(data_root)} >= set(FOLDERS)
+
+
+# ----------------------------------------------------------------------------------------------
+# Data root and image loading
+# ----------------------------------------------------------------------------------------------
+
+def test_data_root_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("SPS_DATA", str(tmp_path))
+    assert D.data_root() == tmp_path.resolve()
+    monkeypatch.setenv("SPS_DATA", str(tmp_path / "nowhere"))
+    with pytest.raises(DataError, match=r"nowhere.*SPS_DATA"):
+        D.data_root()
+    monkeypatch.delenv("SPS_DATA")
+    assert D.data_root(check=False) == (REPO / ".." / "shared" / "data").resolve()
+
+
+def test_load_image_inputs(tmp_path):
+    rgb = np.random.default_rng(0).integers(0, 256, (6, 5, 3)).astype(np.uint8)
+    path = tmp_path / "a.png"
+    Image.fromarray(rgb).save(path)
+    for src in (path, str(path), Image.open(path), path.read_bytes(), rgb, torch.from_numpy(rgb)):
+        out = D.load_image(src)
+        assert out.dtype == np.uint8 and out.shape == (6, 5, 3)
+        np.testing.assert_array_equal(out, rgb)
+    np.testing.assert_array_equal(D.load_image(rgb[..., 0]), np.repeat(rgb[..., :1], 3, axis=2))
+    np.testing.assert_array_equal(D.load_image(rgb / 255.0), rgb)
+    rgba = np.concatenate([rgb, np.zeros((6, 5, 1), np.uint8)], axis=2)
+    np.testing.assert_array_equal(D.load_image(rgba), rgb)
+    buf = io.BytesIO()
+    Image.fromarray(rgb).convert("L").save(buf, "PNG")
+    assert D.load_image(buf.getvalue()).shape == (6, 5, 3)
+
+
+def test_load_image_errors(tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_text("not an image")
+    with pytest.raises(ImageReadError, match="broken.jpg"):
+        D.load_image(bad)
+    with pytest.raises(ImageReadError, match="missing.jpg.*not found"):
+        D.load_image(tmp_path / "missing.jpg")
+    with pytest.raises(ImageReadError, match="image bytes"):
+        D.load_image(b"\x00\x01garbage")
+    with pytest.raises(ImageReadError, match="shape"):
+        D.load_image(np.zeros((2, 3, 3, 3)))
+    with pytest.raises(ImageReadError, match="NaN"):
+        D.load_image(np.full((2, 2, 3), np.nan))
+
+
+# ----------------------------------------------------------------------------------------------
+# Synthetic folders: geometry and every bad-input error
+# ----------------------------------------------------------------------------------------------
+
+def test_synthetic_folder_items(make_person_folder):
+    folder = make_person_folder(n=4, size=(32, 24))
+    ds = D.PersonDataset(folder, canvas=(64, 64))  # scale 2, 8 px of padding left and right
+    assert len(ds) == 4 and ds.label_set == "sps"
+    it = ds[1]
+    raw = K.read_keypoints_csv(folder / "keypoints.csv")["img001.jpg"]
+    np.testing.assert_allclose(it["kps"].numpy(), K.keypoints_to_canvas(raw, (32, 24), (64, 64)))
+    np.testing.assert_allclose(it["kps"].numpy(), (raw + 0.5) * 2 - 0.5 + np.array([8, 0]))
+    par = it["parsing"].numpy()
+    assert (par[:, :8] == 0).all() and (par[:, -8:] == 0).all()  # background padding
+    src = np.asarray(Image.open(ds.parsing_path(1)))
+    np.testing.assert_array_equal(par[:, 8:56], src.repeat(2, 0).repeat(2, 1))  # nearest, never blended
+    nose = it["kps"][0].round().long()
+    assert par[nose[1], nose[0]] == 1
+
+
+def test_images_not_in_csv_are_skipped(make_person_folder):
+    folder = make_person_folder(n=3)
+    Image.new("RGB", (24, 32)).save(folder / "images" / "extra.jpg")
+    ds = D.PersonDataset(folder)
+    assert len(ds) == 3 and "extra.jpg" not in ds.names
+    assert D.check_folder(folder) == []
+
+
+def test_missing_image(make_person_folder):
+    folder = make_person_folder(n=3)
+    (folder / "images" / "img001.jpg").unlink()
+    with pytest.raises(DataError, match=r"img001\.jpg.*not found"):
+        D.PersonDataset(folder)
+    assert any("img001.jpg" in p and "not found" in p for p in D.check_folder(folder))
+
+
+def test_malformed_row(make_person_folder):
+    folder = make_person_folder(n=3, pairs=False)  # (pairs.csv would also report img001 as unknown)
+    csv = folder / "keypoints.csv"
+    lines = csv.read_text().splitlines()
+    lines[2] = lines[2].replace(": [", " [", 1)
+    csv.write_text("\n".join(lines) + "\n")
+    with pytest.raises(KeypointError, match=rf"{csv}:3"):
+        D.PersonDataset(folder)
+    (problem,) = D.check_folder(folder)
+    assert f"{csv}:3" in problem
+
+
+def test_wrong_keypoint_count(make_person_folder):
+    folder = make_person_folder(n=3)
+    csv = folder / "keypoints.csv"
+    lines = csv.read_text().splitlines()
+    lines[1] = "img000.jpg: [1, 2, 3]: [4, 5, 6]"
+    csv.write_text("\n".join(lines) + "\n")
+    with pytest.raises(KeypointError, match=rf"{csv}:2.*expected 18 values, got 3"):
+        D.PersonDataset(folder)
+
+
+def test_parsing_labels_out_of_range(make_person_folder):
+    folder = make_person_folder(n=3)
+    bad = folder / "parsing" / "img002.png"
+    arr = np.asarray(Image.open(bad)).copy()
+    arr[0, 0] = 12
+    Image.fromarray(arr, "L").save(bad)
+    ds = D.PersonDataset(folder)
+    ds[0]
+    with pytest.raises(ParsingError, match=r"img002\.png.*\[12\] out of range"):
+        ds[2]
+    assert D.check_folder(folder) == []  # the fast check reads headers only
+    (problem,) = D.check_folder(folder, full=True)
+    assert "img002.png" in problem and "12" in problem
+    # the same ids are fine as LIP labels
+    assert D.check_folder(folder, full=True, label_set="lip") == []
+    assert D.PersonDataset(folder, label_set="lip")[2]["parsing"].max() <= 9
+
+
+def test_colour_parsing_png_is_rejected(make_person_folder):
+    folder = make_person_folder(n=2)
+    path = folder / "parsing" / "img000.png"
+    Image.fromarray(P.colorize(np.asarray(Image.open(path)))).save(path)
+    with pytest.raises(ParsingError, match=r"img000\.png.*mode RGB.*nearest_label"):
+        D.PersonDataset(folder)[0]
+
+
+def test_parsing_size_mismatch(make_person_folder):
+    folder = make_person_folder(n=3, size=(32, 24))
+    Image.new("L", (12, 16)).save(folder / "parsing" / "img001.png")
+    with pytest.raises(DataError, match=r"img001\.png.*16x12 differs from image img001\.jpg 32x24"):
+        D.PersonDataset(folder)[1]
+    (problem,) = D.check_folder(folder)
+    assert "img001.png" in problem and "differs" in problem
+
+
+def test_unreadable_image(make_person_folder):
+    folder = make_person_folder(n=2)
+    (folder / "images" / "img001.jpg").write_bytes(b"garbage")
+    with pytest.raises(ImageReadError, match=r"img001\.jpg"):
+        D.PersonDataset(folder)[1]
+    (problem,) = D.check_folder(folder)
+    assert "img001.jpg" in problem
+
+
+def test_keypoints_outside_image(make_person_folder):
+    folder = make_person_folder(n=2, size=(32, 24))
+    poses = K.read_keypoints_csv(folder / "keypoints.csv")
+    poses["img000.jpg"][3] = (30, 5)  # x beyond the 24 px width
+    K.write_keypoints_csv(folder / "keypoints.csv", poses)
+    with pytest.raises(KeypointError, match=r"img000\.jpg.*outside"):
+        D.PersonDataset(folder)[0]
+    assert any("outside" in p for p in D.check_folder(folder))
+
+
+def test_require_parsing_and_missing_folder_parts(make_person_folder, tmp_path):
+    folder = make_person_folder(n=2, parsing=False)
+    assert not D.PersonDataset(folder)[0]["has_parsing"]
+    with pytest.raises(DataError, match=r"img000\.png.*required"):
+        D.PersonDataset(folder, require_parsing=True)
+    with pytest.raises(DataError, match="data folder not found"):
+        D.PersonDataset(tmp_path / "nowhere")
+    (folder / "keypoints.csv").unlink()
+    with pytest.raises(DataError, match="no keypoints.csv"):
+        D.PersonDataset(folder)
+
+
+def test_bad_pairs_csv(make_person_folder):
+    folder = make_person_folder(n=4)
+    (folder / "pairs.csv").write_text("from,to\nimg000.jpg,img001.jpg\nimg002.jpg,ghost.jpg\n")
+    with pytest.raises(DataError, match=r"pairs.csv:3.*ghost\.jpg"):
+        D.PairedDataset(folder)
+    (folder / "pairs.csv").write_text("from,to\nimg000.jpg;img001.jpg\n")
+    with pytest.raises(DataError, match=r"pairs.csv:2.*expected 'from,to'"):
+        D.PairedDataset(folder)
+
+
+def test_unpaired_synthetic(make_person_folder):
+    ds = D.UnpairedDataset(D.PersonDataset(make_person_folder(n=2), canvas=(32, 24)))
+    assert ds.target_index(0) == 1 and ds.target_index(1) == 0
+    with pytest.raises(DataError, match="at least 2"):
+        D.UnpairedDataset(D.PersonDataset(make_person_folder(n=1), canvas=(32, 24)))
+
+
+def test_check_folder_reports_all_problems(make_person_folder):
+    folder = make_person_folder(n=6, size=(32, 24))
+    csv = folder / "keypoints.csv"
+    lines = csv.read_text().splitlines()
+    lines[2] = "img001.jpg: [1, 2]: [3, 4]"  # wrong count, line 3
+    lines[3] = "img002.jpg"  # malformed, line 4
+    csv.write_text("\n".join(lines) + "\n")
+    (folder / "images" / "img003.jpg").unlink()  # missing image
+    Image.new("L", (5, 5)).save(folder / "parsing" / "img004.png")  # size mismatch
+    (folder / "images" / "img005.jpg").write_bytes(b"junk")  # unreadable
+    (folder / "pairs.csv").write_text("from,to\nimg000.jpg,ghost.jpg\n")  # unknown pair member
+    problems = D.check_folder(folder)
+    joined = "\n".join(problems)
+    assert len(problems) == 6, joined
+    for needle in (f"{csv}:3", f"{csv}:4", "img003.jpg", "img004.png", "img005.jpg", "pairs.csv:2"):
+        assert needle in joined
+
+
+def test_cli_exit_codes(make_person_folder, capsys):
+    good = make_person_folder(n=3, name="good")
+    root = good.parent
+    assert D.main(["check", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "| good | 3 | 3 | 3 |" in out and "0 problem(s)" in out
+    bad = make_person_folder(n=3, name="bad")
+    (bad / "images" / "img000.jpg").unlink()
+    assert D.main(["check", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert "PROBLEM" in out and "img000.jpg" in out and "1 problem(s)" in out
+    assert D.main(["check", str(root / "nowhere")]) == 1
+    # the module entry point (one subprocess: the real `python -m sps.data`)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    res = subprocess.run([sys.executable, "-m", "sps.data", "check", str(root), "--full"], check=False,
+                         capture_output=True,
+                         text=True, env=env, cwd=REPO, timeout=120)
+    assert res.returncode == 1 and "img000.jpg" in res.stdout, res.stderr

@@ -1,0 +1,304 @@
+"""SPSPipeline behaviour with random tiny weights, edit helpers, error cases, the evaluate CLI, and the shipped
+weights (when present)."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from sps import SPSPipeline
+from sps import edits as E
+from sps import pose as K
+from sps.errors import ImageReadError, KeypointError, NoPersonError, ParsingError, TooFewKeypointsError, WeightsError
+from sps.pipeline import PipelineResult, _labels_to_canvas
+
+from fixtures_pipeline import (build_random_pipeline, move_arm, person_parsing, person_pose,  # noqa: F401
+                                random_pipeline, random_pipeline_dir)
+
+torch.set_num_threads(1)
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _photo(h: int, w: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def _real(data_root: Path, folder: str, index: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
+    from sps.data import load_image
+
+    kps = K.read_keypoints_csv(data_root / folder / "keypoints.csv")
+    names = [n for n, k in kps.items() if K.visible(k)[[1, 2, 5]].all()]
+    name = names[index]
+    return load_image(data_root / folder / "images" / name), kps[name], name
+
+
+# ------------------------------------------------------------------------------------------------
+# Results, shapes, aspect ratio
+# ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("folder, size", [("deepfashion", (256, 176)), ("market", (128, 64))])
+def test_result_fields_and_aspect_on_real_photos(random_pipeline, data_root, folder, size):
+    img, kps, _ = _real(data_root, folder)
+    assert img.shape[:2] == size
+    res = random_pipeline(img, move_arm(kps), source_keypoints=kps)
+    assert isinstance(res, PipelineResult)
+    h, w = size
+    for pil in (res.image, res.source_image, res.target_pose_image, res.warped):
+        assert pil.size == (w, h) and pil.mode == "RGB"
+    assert res.source_parsing.shape == res.target_parsing.shape == size
+    assert res.source_parsing.dtype == np.int64 and res.target_parsing.max() < 10
+    assert res.source_keypoints.shape == res.target_keypoints.shape == (18, 2)
+    # given keypoints survive the canvas round trip (sub-pixel)
+    vis = K.visible(kps)
+    np.testing.assert_allclose(res.source_keypoints[vis], kps[vis], atol=1e-3)
+    panels = res.as_panels()
+    assert [c for c, _ in panels][0] == "source" and panels[-1][0] == "output"
+    assert all(isinstance(p, Image.Image) and p.size == (w, h) for _, p in panels)
+    assert {"pre", "parse", "pose", "G_S", "G_A", "post", "total"} <= set(res.timings)
+
+
+def test_accepts_path_pil_and_array(random_pipeline, tmp_path):
+    img = _photo(96, 64)
+    path = tmp_path / "p.png"
+    Image.fromarray(img).save(path)
+    kps = person_pose(96, 64)
+    par = person_parsing(96, 64, kps)
+    outs = [np.asarray(random_pipeline(x, move_arm(kps), source_keypoints=kps, source_parsing=par).image)
+            for x in (img, Image.fromarray(img), str(path), path)]
+    for o in outs[1:]:
+        np.testing.assert_array_equal(o, outs[0])
+
+
+def test_seeded_determinism_and_device(random_pipeline):
+    img = _photo(128, 64, seed=1)
+    kps = person_pose(128, 64)
+    a = random_pipeline.to("cpu")(img, move_arm(kps), source_keypoints=kps, seed=3)
+    b = random_pipeline(img, move_arm(kps), source_keypoints=kps, seed=3)
+    np.testing.assert_array_equal(np.asarray(a.image), np.asarray(b.image))
+    np.testing.assert_array_equal(a.target_parsing, b.target_parsing)
+    assert random_pipeline.device.type == "cpu"
+    assert not torch.is_inference_mode_enabled()
+
+
+def test_target_pose_as_photo_matches_keypoints(random_pipeline, monkeypatch):
+    h, w = 128, 96
+    src, other = _photo(h, w, 2), _photo(h, w, 3)
+    kps = person_pose(h, w)
+    tgt = move_arm(kps)
+    tgt_canvas = K.keypoints_to_canvas(tgt, (h, w), random_pipeline.canvas)
+    calls = []
+
+    def fake_estimate(person):
+        calls.append(person.size)
+        return tgt_canvas.copy()
+
+    monkeypatch.setattr(random_pipeline, "estimate_keypoints", fake_estimate)
+    by_photo = random_pipeline(src, other, source_keypoints=kps, source_parsing=person_parsing(h, w, kps))
+    assert calls == [(h, w)]  # the target photo went through the pose estimator
+    by_kps = random_pipeline(src, tgt, source_keypoints=kps, source_parsing=person_parsing(h, w, kps))
+    np.testing.assert_allclose(by_photo.target_keypoints, by_kps.target_keypoints, atol=1e-3)
+    np.testing.assert_array_equal(np.asarray(by_photo.image), np.asarray(by_kps.image))
+
+
+def test_target_size_keypoints(random_pipeline):
+    h, w = 128, 96
+    img = _photo(h, w, 4)
+    kps = person_pose(h, w)
+    tgt = move_arm(kps)
+    a = random_pipeline(img, tgt, source_keypoints=kps)
+    b = random_pipeline(img, K.resize_keypoints(tgt, (h, w), (2 * h, 2 * w)), source_keypoints=kps, target_size=(2 * h, 2 * w))
+    np.testing.assert_allclose(a.target_keypoints, b.target_keypoints, atol=1e-3)
+
+
+def test_from_pretrained_matches_saved_pipeline(random_pipeline_dir, tmp_path):
+    pipe = SPSPipeline.from_pretrained(random_pipeline_dir)
+    again = SPSPipeline.from_pretrained(pipe.save_pretrained(tmp_path / "copy"))
+    img, kps = _photo(64, 48, 5), person_pose(64, 48)
+    np.testing.assert_array_equal(np.asarray(pipe(img, move_arm(kps), source_keypoints=kps).image),
+                                  np.asarray(again(img, move_arm(kps), source_keypoints=kps).image))
+
+
+# ------------------------------------------------------------------------------------------------
+# Texture transfer and edits
+# ------------------------------------------------------------------------------------------------
+
+def test_transfer_texture_uses_person_parsing_and_pose(random_pipeline):
+    person, clothes = _photo(128, 64, 6), _photo(96, 96, 7)
+    pk, ck = person_pose(128, 64), person_pose(96, 96)
+    ppar = person_parsing(128, 64, pk)
+    res = random_pipeline.transfer_texture(person, clothes, person_keypoints=pk, person_parsing=ppar,
+                                           clothes_keypoints=ck, clothes_parsing=person_parsing(96, 96, ck, "short"))
+    assert res.image.size == (64, 128) and res.task == "texture transfer"
+    canvas = random_pipeline.canvas
+    # G_A got exactly the person's parsing as its target (one-hot on the canvas)
+    np.testing.assert_array_equal(res.canvas["target_probs"].argmax(1)[0].numpy(),
+                                  _labels_to_canvas(ppar, (128, 64), canvas, "t"))
+    np.testing.assert_allclose(res.target_keypoints[K.visible(pk)], pk[K.visible(pk)], atol=1e-3)
+    assert res.source_image.size == (96, 96)  # the clothes photo is the source
+
+
+def _changed(before, after):
+    diff = before != after
+    return set(np.unique(before[diff]).tolist()), set(np.unique(after[diff]).tolist()), int(diff.sum())
+
+
+def test_edit_helpers_change_only_expected_labels():
+    h, w = 128, 96
+    kps = person_pose(h, w)
+    long_ = person_parsing(h, w, kps, "long")
+    short = person_parsing(h, w, kps, "short")
+
+    src, dst, n = _changed(long_, E.shorter_sleeves(long_, kps))
+    assert n > 20 and src == {3} and dst <= {6, 7}
+    src, dst, n = _changed(short, E.longer_sleeves(short, kps))
+    assert n > 20 and src <= {6, 7} and dst == {3}
+    src, dst, n = _changed(short, E.longer_sleeves(short, kps, to="elbow"))
+    assert n > 10 and dst == {3}
+    assert (E.longer_sleeves(short, kps, to="elbow") == 3).sum() < (E.longer_sleeves(short, kps) == 3).sum()
+
+    shorts = E.trousers_to_shorts(long_, kps)
+    src, dst, n = _changed(long_, shorts)
+    assert n > 20 and src == {4} and dst <= {8, 9}
+    assert (shorts == 4).sum() > 0  # the thighs stay pants
+    knee_y = kps[[9, 12], 1].max()
+    assert not (shorts[int(knee_y) + 3:] == 4).any()
+
+    skirt = E.trousers_to_skirt(long_, kps)
+    src, dst, n = _changed(long_, skirt)
+    assert src <= {0, 4, 8, 9} and dst <= {5, 8, 9} and (skirt == 5).sum() > 20
+    assert not (skirt == 4).any()
+    # widened: between the legs at mid-thigh is skirt
+    y = int((kps[8, 1] + kps[9, 1]) / 2)
+    assert skirt[y, int((kps[8, 0] + kps[11, 0]) / 2)] == 5
+
+
+def test_edit_helpers_need_keypoints():
+    kps = person_pose(64, 48)
+    par = person_parsing(64, 48, kps)
+    no_knees = kps.copy()
+    no_knees[[9, 12]] = -1
+    with pytest.raises(TooFewKeypointsError, match="knee"):
+        E.trousers_to_shorts(par, no_knees)
+
+
+def test_pipe_edit_regenerates_with_edited_map(random_pipeline):
+    h, w = 128, 96
+    img, kps = _photo(h, w, 8), person_pose(h, w)
+    par = person_parsing(h, w, kps)
+    edited = E.trousers_to_skirt(par, kps)
+    res = random_pipeline.edit(img, edited, source_keypoints=kps, source_parsing=par)
+    assert res.task == "edit" and res.image.size == (w, h)
+    np.testing.assert_array_equal(res.canvas["target_probs"].argmax(1)[0].numpy(),
+                                  _labels_to_canvas(edited, (h, w), random_pipeline.canvas, "t"))
+    np.testing.assert_allclose(res.target_keypoints[K.visible(kps)], kps[K.visible(kps)], atol=1e-3)
+    with pytest.raises(ParsingError):
+        random_pipeline.edit(img, edited[:10], source_keypoints=kps, source_parsing=par)
+
+
+# ------------------------------------------------------------------------------------------------
+# Errors
+# ------------------------------------------------------------------------------------------------
+
+def test_unreadable_images(random_pipeline, tmp_path):
+    kps = person_pose(64, 48)
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not a jpeg at all")
+    for x in (tmp_path / "missing.jpg", bad, b"\x00\x01garbage", np.zeros((5, 5, 7), np.uint8)):
+        with pytest.raises(ImageReadError):
+            random_pipeline(x, kps, source_keypoints=kps)
+
+
+def test_keypoint_shape_errors(random_pipeline):
+    img, kps = _photo(64, 48), person_pose(64, 48)
+    with pytest.raises(KeypointError, match="18"):
+        random_pipeline(img, kps[:17], source_keypoints=kps)
+    with pytest.raises(KeypointError):
+        random_pipeline(img, kps, source_keypoints=np.zeros((18, 3)))
+    with pytest.raises(KeypointError):
+        random_pipeline(img, np.full((18, 2), np.nan), source_keypoints=kps)
+
+
+def test_too_few_keypoints_names_the_joints(random_pipeline):
+    img, kps = _photo(64, 48), person_pose(64, 48)
+    tgt = kps.copy()
+    tgt[[1, 5]] = -1
+    with pytest.raises(TooFewKeypointsError, match="neck, left_shoulder"):
+        random_pipeline(img, tgt, source_keypoints=kps)
+    with pytest.raises(TooFewKeypointsError, match="source"):
+        random_pipeline(img, kps, source_keypoints=tgt)
+
+
+def test_no_person(random_pipeline, monkeypatch):
+    blank = np.full((64, 48, 3), 255, np.uint8)
+    monkeypatch.setattr(random_pipeline, "parse", lambda person: np.zeros(random_pipeline.canvas, np.int64))
+    monkeypatch.setattr(random_pipeline, "estimate_keypoints", lambda person: np.full((18, 2), -1, np.float32))
+    with pytest.raises(NoPersonError, match="no person"):
+        random_pipeline(blank, person_pose(64, 48))
+    # given keypoints and parsing are trusted: no detection check, the call goes through
+    kps = person_pose(64, 48)
+    random_pipeline(blank, kps, source_keypoints=kps, source_parsing=person_parsing(64, 48, kps))
+
+
+def test_missing_weights_subfolder(random_pipeline_dir, tmp_path):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(random_pipeline_dir, broken)
+    shutil.rmtree(broken / "semantic_generator")
+    with pytest.raises(WeightsError, match="semantic_generator"):
+        SPSPipeline.from_pretrained(broken)
+    with pytest.raises(WeightsError):
+        SPSPipeline.from_pretrained(tmp_path / "nowhere" / "x" / "y")
+
+
+# ------------------------------------------------------------------------------------------------
+# Evaluate CLI
+# ------------------------------------------------------------------------------------------------
+
+def test_evaluate_cli_limit_4(random_pipeline_dir, data_root, tmp_path):
+    from sps.evaluate import main
+
+    out = tmp_path / "eval"
+    pairs = data_root / "deepfashion" / "pairs.csv"
+    rc = main(["--pairs", str(pairs), "--weights", str(random_pipeline_dir), "--out", str(out), "--limit", "4",
+               "--ablation", f"same={random_pipeline_dir}", "--threads", "1"])
+    assert rc == 0
+    table = (out / "results.md").read_text()
+    for name in ("copy source", "part warp (no learning)", "ours", "parser map of real target", "same",
+                 "SSIM", "mask-SSIM", "PCKh", "mIoU", "FID-EffNetLite0"):
+        assert name in table
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    by = {r["method"]: r for r in rows}
+    assert float(by["ours"]["SSIM"]) == pytest.approx(float(by["same"]["SSIM"]))  # same weights, same numbers
+    assert 0 < float(by["copy source"]["SSIM"]) < 1
+    assert len(list(csv.DictReader((out / "per_pair.csv").open()))) >= 1
+    grid = Image.open(out / "grid.png")
+    assert grid.width > 5 * 176 and grid.height > 256
+
+
+# ------------------------------------------------------------------------------------------------
+# Shipped weights
+# ------------------------------------------------------------------------------------------------
+
+SHIPPED = REPO / "weights"
+_has_weights = all((SHIPPED / s / "model.safetensors").is_file()
+                   for s in ("pose_estimator", "human_parser", "semantic_generator", "appearance_generator"))
+
+
+@pytest.mark.shipped_weights
+@pytest.mark.skipif(not _has_weights, reason="no trained weights in weights/ (the lead ships them)")
+def test_shipped_weights_on_a_deepfashion_pair(data_root):
+    pipe = SPSPipeline.from_pretrained()
+    img, kps, _ = _real(data_root, "deepfashion", 0)
+    other, okps, _ = _real(data_root, "deepfashion", 1)
+    res = pipe(img, other)  # everything estimated: parser, pose estimator on both photos
+    assert K.num_visible(res.source_keypoints) >= 8
+    assert (res.source_parsing != 0).mean() > 0.1
+    assert np.asarray(res.image).std() > 10
+    res2 = pipe(img, okps, target_size=other.shape[:2])
+    assert res2.image.size == (img.shape[1], img.shape[0])

@@ -1,0 +1,195 @@
+"""sps.train: every stage runs (tiny presets, real images), DDP with 2 processes keeps ranks identical,
+a SIGKILLed run resumes to the same weights as an uninterrupted one, exports load strictly, configs parse."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from sps.train import config as C
+from sps.train import train
+from sps.train.loop import latest_checkpoint
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("SPS_DATA", REPO.parent / "shared" / "data"))
+pytestmark = pytest.mark.skipif(not (DATA / "viton" / "train").is_dir(), reason=f"data folder {DATA} absent")
+TINY = ["--preset", "tiny", "--threads", "1", "--data_root", str(DATA)]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "true", "PYTHONPATH": str(REPO),
+            "SPS_DATA": str(DATA), "HF_HUB_OFFLINE": "1"}
+
+
+def _launch2(stage: str, args: list[str], timeout: int = 150) -> None:
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
+           "-m", "sps.train", stage, *args]
+    r = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=timeout)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def pairs_csv(tmp_path_factory) -> Path:
+    """A small pseudo-pair CSV (as sps.search writes) over VITON train images that have parsing maps."""
+    names = []
+    with open(DATA / "viton" / "train" / "keypoints.csv") as fh:
+        for line in fh:
+            n = line.split(":")[0].strip()
+            if n.endswith(".jpg") and (DATA / "viton" / "train" / "parsing" / (n[:-4] + ".png")).is_file():
+                names.append(n)
+            if len(names) == 12:
+                break
+    path = tmp_path_factory.mktemp("pairs") / "pairs.csv"
+    rows = ["source,candidate,score,margin"] + [f"{a},{b},0.5,0.1" for a, b in zip(names, names[1:] + names[:1])]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory, pairs_csv) -> dict[str, Path]:
+    """Every stage, a few steps each, one process, each starting from the previous stages' exports."""
+    root = tmp_path_factory.mktemp("runs")
+    out = {}
+    for stage, extra in [
+        ("pose", []),
+        ("parser", []),
+        ("semantic", ["--pairs", str(pairs_csv)]),
+        ("appearance", ["--semantic_weights", str(root / "semantic/export/semantic_generator"),
+                        "--pose_weights", str(root / "pose/export/pose_estimator")]),
+        ("e2e", ["--semantic_weights", str(root / "semantic/export/semantic_generator"),
+                 "--appearance_weights", str(root / "appearance/export/appearance_generator"),
+                 "--pose_weights", str(root / "pose/export/pose_estimator"), "--steps", "3"]),
+    ]:
+        summary = train(stage, [*TINY, "--out", str(root / stage), *extra])
+        assert summary["exports"], stage
+        out[stage] = root / stage
+    return out
+
+
+EXPORTS = {"pose": ["pose_estimator"], "parser": ["human_parser"], "semantic": ["semantic_generator"],
+           "appearance": ["appearance_generator"], "e2e": ["semantic_generator", "appearance_generator"]}
+CLASSES = {"pose_estimator": "PoseEstimator", "human_parser": "HumanParser",
+           "semantic_generator": "SemanticGenerator", "appearance_generator": "AppearanceGenerator"}
+
+
+@pytest.mark.parametrize("stage", list(EXPORTS))
+def test_stage_runs_logs_samples_and_exports(chain, stage):
+    import sps.models as M
+
+    run = chain[stage]
+    rows = (run / "log.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    assert header[:4] == ["step", "time", "samples_per_s", "lr"] and len(header) > 4
+    steps = [int(r.split(",")[0]) for r in rows[1:]]
+    assert steps == list(range(1, steps[-1] + 1))
+    vals = [float(v) for r in rows[1:] for v in r.split(",")[4:]]
+    assert all(v == v and abs(v) < 1e6 for v in vals)  # finite
+    assert sorted(p.name for p in (run / "samples").glob("step-*.png"))[-1] == f"step-{steps[-1]:06d}.png"
+    cfg = C.from_file(stage, run / "config.yaml")
+    assert cfg.canvas == (32, 24) and cfg.model_preset == "tiny"
+    assert latest_checkpoint(run).name == f"ckpt-{steps[-1]:06d}"
+    for net in EXPORTS[stage]:
+        folder = run / "export" / net
+        card = (folder / "README.md").read_text()
+        assert f"steps: {steps[-1]}" in card and "## Metrics" in card
+        model = getattr(M, CLASSES[net]).from_pretrained(folder, strict=True)
+        saved = load_file(str(folder / "model.safetensors"))
+        for k, v in model.state_dict().items():
+            assert torch.equal(v, saved[k].to(v.dtype)), k
+    metrics = json.loads((run / "metrics.json").read_text())["metrics"]
+    if stage == "parser":
+        assert "viton/test/mIoU" in metrics and "spt-demo/mIoU" in metrics
+        assert 0 <= metrics["spt-demo/mIoU"] <= 1
+    if stage == "pose":
+        assert 0 <= metrics["viton/test/pck@0.1"] <= 1
+
+
+def test_plot(chain):
+    from sps.train.plot import plot
+
+    png = plot(chain["e2e"])
+    assert png.is_file() and png.stat().st_size > 1000
+
+
+@pytest.mark.parametrize("stage", ["appearance", "e2e"])
+def test_two_processes_keep_ranks_identical(chain, tmp_path, stage):
+    weights = ["--semantic_weights", str(chain["semantic"] / "export/semantic_generator"),
+               "--pose_weights", str(chain["pose"] / "export/pose_estimator")]
+    if stage == "e2e":
+        weights += ["--appearance_weights", str(chain["appearance"] / "export/appearance_generator"),
+                    "--grad_accum", "2"]
+    _launch2(stage, [*TINY, "--out", str(tmp_path), "--steps", "3", "--sample_every", "0", *weights])
+    ranks = [json.loads((tmp_path / "checksums" / f"rank-{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0] == ranks[1]
+    assert (tmp_path / "log.csv").read_text().count("\n") == 4  # header + 3 steps, written by rank 0 only
+
+
+def test_sigkill_after_checkpoint_resumes_bitwise(tmp_path, pairs_csv):
+    """semantic (GAN, flips, dropout-free): kill -9 after a checkpoint, resume, compare with a straight run."""
+    args = [*TINY, "--pairs", str(pairs_csv), "--steps", "8", "--ckpt_every", "2", "--sample_every", "0",
+            "--log_every", "1", "--keep_ckpts", "2"]
+    killed = tmp_path / "killed"
+    env = {**_env(), "SPS_TRAIN_STEP_DELAY": "0.6"}
+    proc = subprocess.Popen([sys.executable, "-m", "sps.train", "semantic", *args, "--out", str(killed)],
+                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            ck = latest_checkpoint(killed)
+            if ck is not None and ck.name in ("ckpt-000002", "ckpt-000004"):
+                break
+            assert proc.poll() is None, "run ended before it could be killed"
+            time.sleep(0.05)
+        else:
+            pytest.fail("no checkpoint appeared")
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert not (killed / "export").exists()
+    resumed_from = latest_checkpoint(killed).name
+    train("semantic", [*args, "--out", str(killed), "--resume"])
+    straight = tmp_path / "straight"
+    train("semantic", [*args, "--out", str(straight)])
+    for run in (killed, straight):
+        assert (run / "checkpoints" / "latest").read_text().strip() == "ckpt-000008"
+    a = load_file(str(killed / "export/semantic_generator/model.safetensors"))
+    b = load_file(str(straight / "export/semantic_generator/model.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), f"{k} differs after resuming from {resumed_from}"
+    log_steps = [int(r.split(",")[0]) for r in (killed / "log.csv").read_text().splitlines()[1:]]
+    assert log_steps == list(range(1, 9))
+
+
+def test_config_resolution(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("stage: parser\nbatch_size: 3\ncanvas: [64, 48]\nlr: 0.5\n")
+    cfg = C.resolve("parser", ["--config", str(f), "--lr", "0.01", "--resume", "--canvas", "32x24"])
+    assert (cfg.batch_size, cfg.lr, cfg.resume, cfg.canvas, cfg.out) == (3, 0.01, True, (32, 24), "runs/parser")
+    paper = C.resolve("appearance", ["--preset", "paper"])
+    assert paper.canvas == (256, 192) and paper.model_preset == "paper" and paper.steps == C.PAPER_STEPS["appearance"]
+    with pytest.raises(ValueError, match="unknown option"):
+        C.resolve("pose", ["--bogus", "1"])
+    with pytest.raises(ValueError, match="expected int"):
+        C.resolve("pose", ["--steps", "many"])
+    C.save(cfg, tmp_path / "out.yaml", "parser")
+    assert C.from_file("parser", tmp_path / "out.yaml") == cfg
+
+
+def test_latest_pointer_ignores_half_written_checkpoints(tmp_path):
+    ck = tmp_path / "checkpoints"
+    (ck / "ckpt-000002").mkdir(parents=True)
+    (ck / "ckpt-000002" / "trainer_state.json").write_text("{}")
+    (ck / "ckpt-000004.tmp").mkdir()  # killed mid-save: never used
+    assert latest_checkpoint(tmp_path).name == "ckpt-000002"
+    (ck / "latest").write_text("ckpt-000004\n")  # pointer to something incomplete: fall back
+    assert latest_checkpoint(tmp_path).name == "ckpt-000002"
