@@ -429,11 +429,11 @@ class Handlers:
         res = self.b.call(lambda pipe: pipe(im, tgt, seed=0))
         index = np.asarray(res.target_parsing)
         state = {"shape": list(index.shape), "kps": np.asarray(res.target_keypoints, np.float32).tolist(),
-                 "target": tgt.tolist()}
+                 "target": tgt.tolist(), "index": index.astype(np.uint8)}
         return editor_value(index), parsing_image(index), state, _status(notes, time.perf_counter() - t0)
 
     def edit_apply(self, editor: Any, edit: str, state: dict | None):
-        """Apply a preset edit (sps.edits) to the map in the editor -> new editor value."""
+        """Apply a preset edit (sps.edits) to the map in the editor -> (new editor value, preview, state)."""
         if not state:
             raise gr.Error("First press 'Predict target parsing'.")
         from . import edits as E
@@ -442,9 +442,9 @@ class Handlers:
                "Trousers to shorts": E.trousers_to_shorts, "Trousers to skirt": E.trousers_to_skirt}
         if edit not in fns:
             raise gr.Error(f"Unknown edit {edit!r}; choose one of {', '.join(fns)}.")
-        index = editor_to_index(editor, tuple(state["shape"]))
+        index = editor_to_index(editor, tuple(state["shape"]), state.get("index"))
         edited = np.asarray(fns[edit](index, np.asarray(state["kps"], np.float32)))
-        return editor_value(edited), parsing_image(edited)
+        return editor_value(edited), parsing_image(edited), {**state, "index": edited.astype(np.uint8)}
 
     def edit_generate(self, source: Any, editor: Any, state: dict | None, progress=gr.Progress()):
         """Regenerate from the edited map -> (edited map as read back, image, status)."""
@@ -452,7 +452,7 @@ class Handlers:
         if not state:
             raise gr.Error("First press 'Predict target parsing'.")
         im, notes = read_photo(source, "source photo")
-        index = editor_to_index(editor, tuple(state["shape"]))
+        index = editor_to_index(editor, tuple(state["shape"]), state.get("index"))
         progress(0.2, desc="Generating from the edited parsing")
         res = self.b.call(lambda pipe: pipe.edit(im, index, np.asarray(state["target"], np.float32)))
         out = res.image if hasattr(res, "image") else res
@@ -487,8 +487,12 @@ def editor_value(index: np.ndarray) -> dict:
     return {"background": np.asarray(col), "layers": [], "composite": None}
 
 
-def editor_to_index(editor: Any, shape: tuple[int, int]) -> np.ndarray:
-    """The editor's composite (or background) -> (H, W) label ids of the nearest palette colours."""
+def editor_to_index(editor: Any, shape: tuple[int, int], fallback: np.ndarray | None = None) -> np.ndarray:
+    """The editor's composite (or background) -> (H, W) label ids of the nearest palette colours.
+
+    `fallback`: the map last sent to the editor, used when the browser sends no picture back (a canvas that
+    could not render, e.g. without WebGL), so preset edits and regeneration still work.
+    """
     img = None
     if isinstance(editor, dict):
         for key in ("composite", "background"):
@@ -497,6 +501,8 @@ def editor_to_index(editor: Any, shape: tuple[int, int]) -> np.ndarray:
                 break
     else:
         img = editor
+    if img is None and fallback is not None:
+        return np.asarray(fallback, np.int64)
     if img is None:
         raise gr.Error("The parsing editor is empty: press 'Predict target parsing' first.")
     if isinstance(img, (str, Path)):
@@ -709,7 +715,8 @@ def build_demo(backend: Backend | None = None) -> gr.Blocks:
                     ed_gallery.select(h.example, [gr.State(examples)], [ed_source], api_name="example_edit_source")
                 ed_predict.click(h.edit_predict, [ed_source, ed_preset], [editor, ed_map, ed_state, ed_status],
                                  api_name="edit_predict")
-                ed_apply.click(h.edit_apply, [editor, ed_edit, ed_state], [editor, ed_map], api_name="edit_apply")
+                ed_apply.click(h.edit_apply, [editor, ed_edit, ed_state], [editor, ed_map, ed_state],
+                               api_name="edit_apply")
                 ed_go.click(h.edit_generate, [ed_source, editor, ed_state], [ed_map, ed_out, ed_status],
                             api_name="edit_generate")
         demo.sps_backend = h.b  # type: ignore[attr-defined]

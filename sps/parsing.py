@@ -66,8 +66,6 @@ PALETTE: np.ndarray = np.array([
 FLIP_LABELS: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 7, 6, 9, 8)
 
 
-
-
 def validate_labels(index: np.ndarray, num_labels: int = NUM_LABELS, where: str = "parsing map") -> np.ndarray:
     """Check an (H, W) label map holds only ids in [0, num_labels); return it as int64."""
     arr = np.asarray(index)
@@ -92,8 +90,9 @@ def merge_lip(lip: np.ndarray, where: str = "LIP parsing map") -> np.ndarray:
         ys, xs = np.nonzero(lip == lip_id)
         if xs.size == 0:
             continue
-        lx = np.nonzero(out == left_id)[1]
-        rx = np.nonzero(out == right_id)[1]
+        limb = lip != lip_id  # the limbs' own pixels, not the sideless ones already given the default side
+        lx = np.nonzero((out == left_id) & limb)[1]
+        rx = np.nonzero((out == right_id) & limb)[1]
         if lx.size and rx.size:
             use_left = np.abs(xs - lx.mean()) <= np.abs(xs - rx.mean())
             out[ys, xs] = np.where(use_left, left_id, right_id)

@@ -1,8 +1,8 @@
 """Shared fixtures: the real data root (skipped with a reason when absent) and a tiny synthetic person folder."""
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest

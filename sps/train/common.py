@@ -22,8 +22,12 @@ def data_root_of(cfg) -> Path:
     return Path(cfg.data_root).expanduser().resolve() if cfg.data_root else data_root()
 
 
-def person_folders(cfg, names: str | Sequence[str], require_parsing: bool = False) -> Dataset:
+def person_folders(cfg, names: str | Sequence[str], require_parsing: bool = False, split: str | None = "train"
+                   ) -> Dataset:
     """Person folders (comma-separated names under the data root) on cfg.canvas, each cut to cfg.max_images.
+
+    A folder without a split of its own (deepfashion, market) keeps the identities of `split` (sps.splits);
+    `split=None` keeps every image (evaluation on a folder that is never trained on, e.g. spt-demo).
 
     Items come unflipped and without heatmaps: stages flip and draw heatmaps batched, under the step-seeded RNG.
     """
@@ -36,12 +40,12 @@ def person_folders(cfg, names: str | Sequence[str], require_parsing: bool = Fals
     for n in names:
         ds = PersonDataset(resolve_folder(n, root), tuple(cfg.canvas), flip=False, heatmaps=False)
         idx = np.arange(len(ds))
-        if not (ds.folder.parent / "test").is_dir():  # no split of its own (deepfashion, market): train identities only
+        if split and not (ds.folder.parent / "test").is_dir():  # no split of its own (deepfashion, market)
             from ..splits import split_of
 
-            idx = idx[[split_of(name) == "train" for name in ds.names]]
+            idx = idx[[split_of(name) == split for name in ds.names]]
         if require_parsing:
-            idx = idx[ds.has_parsing]
+            idx = idx[ds.has_parsing[idx]]
         if cfg.max_images:
             idx = idx[: cfg.max_images]
         parts.append(ds if len(idx) == len(ds) else Subset(ds, idx.tolist()))

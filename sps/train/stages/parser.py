@@ -48,11 +48,11 @@ class ParserStage(Stage):
         net = self.raw["parser"]
         out: dict[str, float] = {}
         predict = lambda x: net(x).argmax(1)  # noqa: E731
-        for folder, limit in ((c.eval_folder, c.eval_images), ("spt-demo", 0)):
+        for folder, limit, split in ((c.eval_folder, c.eval_images, "test"), ("spt-demo", 0, None)):
             if not folder:
                 continue
             try:
-                ds = person_folders(c, folder, require_parsing=True)
+                ds = person_folders(c, folder, require_parsing=True, split=split)
             except Exception as e:  # noqa: BLE001 - a missing optional eval folder must not lose the run
                 out[f"{folder}/error"] = str(e)
                 continue

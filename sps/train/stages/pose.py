@@ -55,7 +55,7 @@ class PoseStage(Stage):
         net = self.raw["pose"]
         if not c.eval_folder:
             return {}
-        ds = person_folders(c, c.eval_folder)
+        ds = person_folders(c, c.eval_folder, split="test")
         return {f"{c.eval_folder}/{k}": v for k, v in
                 pck(lambda x: net.decode(net(x).float()), ds, c.eval_images, self.device).items()}
 
