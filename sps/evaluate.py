@@ -149,14 +149,23 @@ def markdown_table(summary: dict[str, dict[str, float]]) -> str:
 
 def evaluate(pairs_csv: str | Path, weights: str | Path | None = None, out: str | Path = "eval_out",
              limit: int | None = None, ablations: dict[str, str] | None = None, fid: bool = True,
-             grid_rows: int = 6, pipeline: SPSPipeline | None = None) -> dict[str, dict[str, float]]:
-    """Run the evaluation; returns {method: {metric: value}} and writes the files under ``out``."""
+             grid_rows: int = 6, pipeline: SPSPipeline | None = None, split: str | None = "test"
+             ) -> dict[str, dict[str, float]]:
+    """Run the evaluation; returns {method: {metric: value}} and writes the files under ``out``.
+
+    ``split``: keep the pairs whose two images belong to this identity split of ``sps.splits`` ("test": the
+    identities training never sees; None: every pair).
+    """
     from .data import load_image, read_pairs_csv
 
     pairs_csv = Path(pairs_csv)
     folder = pairs_csv.parent
     kps_all = K.read_keypoints_csv(folder / "keypoints.csv")
     pairs = read_pairs_csv(pairs_csv, names=kps_all.keys())
+    if split:
+        from .splits import split_of
+
+        pairs = [(a, b) for a, b in pairs if split_of(a) == split and split_of(b) == split]
     if limit:
         pairs = pairs[:limit]
     out = Path(out)
@@ -237,13 +246,13 @@ def evaluate(pairs_csv: str | Path, weights: str | Path | None = None, out: str 
 
     rf = np.concatenate(real_feats) if real_feats else None
     summary = {name: scores[name].summary(rf) for name in methods if scores[name].ssim}
-    _write_outputs(out, summary, per_pair, grid, skipped, pairs_csv, weights, len(pairs), elapsed, fid)
+    _write_outputs(out, summary, per_pair, grid, skipped, pairs_csv, weights, len(pairs), elapsed, fid, split)
     return summary
 
 
 def _write_outputs(out: Path, summary: dict[str, dict[str, float]], per_pair: list[dict[str, object]],
                    grid: list, skipped: list[str], pairs_csv: Path, weights, n_pairs: int, elapsed: float,
-                   fid: bool) -> None:
+                   fid: bool, split: str | None = None) -> None:
     with (out / "metrics.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["method", *COLUMNS])
@@ -258,7 +267,8 @@ def _write_outputs(out: Path, summary: dict[str, dict[str, float]], per_pair: li
     notes = [
         f"# Evaluation: {pairs_csv}",
         "",
-        f"{len(per_pair)} of {n_pairs} pairs evaluated ({len(skipped)} skipped), weights: {weights or 'default'}; "
+        f"{len(per_pair)} of {n_pairs} pairs ({split or 'all'} identities of sps.splits) evaluated "
+        f"({len(skipped)} skipped), weights: {weights or 'default'}; "
         f"{elapsed:.0f} s on {platform.machine()} with {torch.get_num_threads()} torch threads "
         f"({os.cpu_count()} cores).",
         "",
@@ -294,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="extra pipeline folder (sub-folders present replace ours); repeatable")
     ap.add_argument("--no-fid", action="store_true", help="skip FID/KID (no EfficientNet-Lite0 features)")
     ap.add_argument("--grid-rows", type=int, default=6)
+    ap.add_argument("--split", default="test", choices=("test", "train", "all"),
+                    help="identity split of the pairs (default test: identities never trained on)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads")
     args = ap.parse_args(argv)
     if args.threads:
@@ -301,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         summary = evaluate(args.pairs, args.weights, args.out, args.limit, dict(args.ablation), not args.no_fid,
-                           args.grid_rows)
+                           args.grid_rows, split=None if args.split == "all" else args.split)
     except SPSError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
