@@ -4,7 +4,8 @@ Per micro-batch: source I_s (parsing S_s, pose p_s) and a random target pose p_t
 image); S_t = G_S(S_s, p_s, p_t) (frozen); I_t = G_A(I_s, S_s, p_s, S_t, p_t); cycle I_c = G_A(I_t, S_t, p_t, S_s, p_s).
 Generator losses: LSGAN PatchDiscriminator on [I_t, S_t] + FaceDiscriminator on face crops of I_t, pose
 consistency ||Pose(I_t) - p_t||^2 (frozen estimator), content ||F(I_c) - F(I_s)||^2 and semantic-aware style
-(I_t vs I_s on S_t/S_s, I_c vs I_t on S_s/S_t). Discriminators: one DDP forward each on [real; fake].
+(I_t vs I_s on S_t/S_s, I_c vs I_t on S_s/S_t); and, outside the paper, a pixel L1 |I_c - I_s| (cycle_l1_weight,
+0 in the `paper` preset) that lets the short CPU runs converge. Discriminators: one DDP forward each on [real; fake].
 """
 from __future__ import annotations
 
@@ -131,6 +132,7 @@ class AppearanceStage(Stage):
         f_t = [f.float() for f in per(i_t)]
         f_c = [f.float() for f in per(i_c)]
         terms["content"] = L.content_loss(f_c, f_s)
+        terms["cycle_l1"] = (i_c.float() - i_s.float()).abs().mean()
         terms["style"] = L.style_loss(f_t, s_t, f_s, s_s) + L.style_loss(f_c, s_s, [f.detach() for f in f_t], s_t)
         set_requires_grad(D_img, True)
         set_requires_grad(D_face, True)
@@ -139,7 +141,8 @@ class AppearanceStage(Stage):
     def weighted(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
         c: AppearanceConfig = self.cfg
         return (c.adv_weight * terms["g_adv"] + c.face_weight * terms["g_face"] + c.pose_weight * terms["pose"]
-                + c.content_weight * terms["content"] + c.style_weight * terms["style"])
+                + c.content_weight * terms["content"] + c.style_weight * terms["style"]
+                + c.cycle_l1_weight * terms["cycle_l1"])
 
     def discriminator_losses(self, b: dict[str, Any], out: dict) -> dict[str, torch.Tensor]:
         M = models_module()
@@ -184,7 +187,7 @@ class AppearanceStage(Stage):
         return (f"{c.datasets} ({len(self.train_set)} images with parsing), unpaired: random target poses from the "
                 f"same set; G_S from {c.semantic_weights}, pose estimator from {c.pose_weights}, perceptual "
                 f"{c.perceptual}; weights adv {c.adv_weight}, face {c.face_weight}, pose {c.pose_weight}, "
-                f"content {c.content_weight}, style {c.style_weight}")
+                f"content {c.content_weight}, style {c.style_weight}, cycle L1 {c.cycle_l1_weight}")
 
 
 STAGE = AppearanceStage
