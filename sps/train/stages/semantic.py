@@ -25,10 +25,8 @@ log = logging.getLogger(__name__)
 
 def read_pairs(path: str | Path, min_margin: float = 0.0) -> list[tuple[str, str]]:
     """(source, candidate) names from the search CSV (sps.search.io.read_pairs_csv)."""
-    try:
-        from ...search.io import read_pairs_csv
-    except ImportError:  # pragma: no cover - older layout
-        from ...search import read_pairs_csv  # type: ignore[attr-defined]
+    from ...search.io import read_pairs_csv
+
     pairs = read_pairs_csv(path, min_margin=min_margin or None)
     return [(p.source, p.candidate) for p in pairs]
 
