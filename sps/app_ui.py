@@ -443,7 +443,10 @@ class Handlers:
         if edit not in fns:
             raise gr.Error(f"Unknown edit {edit!r}; choose one of {', '.join(fns)}.")
         index = editor_to_index(editor, tuple(state["shape"]), state.get("index"))
-        edited = np.asarray(fns[edit](index, np.asarray(state["kps"], np.float32)))
+        try:
+            edited = np.asarray(fns[edit](index, np.asarray(state["kps"], np.float32)))
+        except SPSError as e:
+            raise gr.Error(f"{_friendly(e)}. Pick a target pose that shows those joints.") from e
         return editor_value(edited), parsing_image(edited), {**state, "index": edited.astype(np.uint8)}
 
     def edit_generate(self, source: Any, editor: Any, state: dict | None, progress=gr.Progress()):
@@ -568,6 +571,7 @@ def build_demo(backend: Backend | None = None) -> gr.Blocks:
     preset_labels = [p.label for p in PRESETS]
     preset_thumbs = [(K.render_skeleton(p.kps, POSE_GRID), p.label) for p in PRESETS]
     first = PRESETS[0]
+    full_body = next((p for p in PRESETS if K.num_visible(p.kps) == K.NUM_KEYPOINTS), first)  # every edit applies
 
     with gr.Blocks(title="sps: person image generation", theme=gr.themes.Default(**THEME_FONTS), css=CSS,
                    analytics_enabled=False) as demo:
@@ -684,7 +688,7 @@ def build_demo(backend: Backend | None = None) -> gr.Blocks:
                         ed_source = PhotoInput(label="Source photo", type="filepath", sources=["upload"],
                                                image_mode=None, height=300, elem_id="ed-source")
                         ed_gallery = _example_gallery(examples, "…or click an example", "ed-examples")
-                        ed_preset = gr.Dropdown(preset_labels, value=first.label, label="Target pose preset")
+                        ed_preset = gr.Dropdown(preset_labels, value=full_body.label, label="Target pose preset")
                         ed_predict = gr.Button("① Predict target parsing", variant="primary", elem_id="ed-predict")
                     with gr.Column(scale=2):
                         editor = gr.ImageEditor(label="② Target parsing (paint to edit)", type="numpy",
