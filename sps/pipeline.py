@@ -58,12 +58,25 @@ class PipelineSettings:
     keypoint_threshold: heatmap peak below which a joint counts as missing.
     min_person_fraction: fewer person pixels than this fraction of the photo (parser) -> NoPersonError.
     min_joints: fewer visible joints than this (pose estimator) -> NoPersonError.
+    person_margin: an estimated parsing keeps person labels only within this fraction of the canvas height of
+        the body parts drawn from the keypoints (the parser, trained on VITON's white backgrounds, sometimes labels
+        patterned or grey backgrounds as clothes); 0 = keep the parser's map as it is.
+    background: ``"source"`` paints the pixels G_S labels background with the source photo's background colour
+        (blended by the background probability); ``"generated"`` keeps G_A's own pixels there.
     """
 
     target_parsing: str = "soft"
     keypoint_threshold: float = 0.2
     min_person_fraction: float = 0.02
     min_joints: int = 4
+    person_margin: float = 0.1
+    background: str = "source"
+
+    def __post_init__(self) -> None:
+        if self.target_parsing not in ("soft", "hard"):
+            raise ValueError(f"target_parsing must be 'soft' or 'hard', got {self.target_parsing!r}")
+        if self.background not in ("source", "generated"):
+            raise ValueError(f"background must be 'source' or 'generated', got {self.background!r}")
 
     @classmethod
     def load(cls, folder: Path) -> "PipelineSettings":
@@ -408,7 +421,16 @@ class SPSPipeline:
             person.kps = K.keypoints_to_canvas(kps, person.size, self.canvas)
         timings["pose"] = timings.get("pose", 0.0) + time.perf_counter() - t
         self._check_person(person, where, estimated_parsing, estimated_kps)
+        if estimated_parsing and self.settings.person_margin > 0:
+            person.parsing = self._near_body(person.parsing, person.kps)
         return person
+
+    def _near_body(self, labels: np.ndarray, kps: np.ndarray) -> np.ndarray:
+        """(H, W) canvas labels with everything farther than ``person_margin`` from the body parts set to background."""
+        k = 2 * round(self.settings.person_margin * self.canvas[0]) + 1
+        body = part_masks_torch(torch.from_numpy(np.asarray(kps, np.float32))[None], self.canvas).amax(1, keepdim=True)
+        near = F.max_pool2d(body, k, stride=1, padding=k // 2)[0, 0].numpy() > 0  # (H, W) dilated union of parts
+        return np.where(near, labels, 0)
 
     def _check_person(self, person: _Person, where: str, estimated_parsing: bool, estimated_kps: bool) -> None:
         s = self.settings
@@ -485,6 +507,9 @@ class SPSPipeline:
         warped = warp_baseline(src.image, torch.from_numpy(src.kps)[None].to(self.device),
                                torch.from_numpy(np.asarray(tgt_kps, np.float32))[None].to(self.device),
                                fill.to(self.device))
+        if self.settings.background == "source":  # G_S's background -> the source photo's background colour
+            bg = probs[:, :1].to(out.dtype)  # (1, 1, H, W)
+            out = bg * fill.to(out).view(1, 3, 1, 1) + (1 - bg) * out
         tgt_kps_photo = _kps_from_canvas(tgt_kps, size, self.canvas)
         res = PipelineResult(
             image=_crop_resize_image(_tensor_to_uint8(out[0]), content, size),

@@ -302,3 +302,44 @@ def test_shipped_weights_on_a_deepfashion_pair(data_root):
     assert np.asarray(res.image).std() > 10
     res2 = pipe(img, okps, target_size=other.shape[:2])
     assert res2.image.size == (img.shape[1], img.shape[0])
+
+
+# ------------------------------------------------------------------------------------------------
+# Pipeline settings: background fill and the person region of an estimated parsing
+# ------------------------------------------------------------------------------------------------
+
+def test_background_takes_the_source_colour(random_pipeline):
+    h, w = 128, 96
+    kps = person_pose(h, w)
+    img = np.full((h, w, 3), (40, 90, 200), np.uint8)  # a plain blue backdrop
+    par = person_parsing(h, w, kps)
+    img[par != 0] = _photo(h, w, 3)[par != 0]
+    empty = np.zeros((h, w), np.int64)  # target layout: background everywhere
+    res = random_pipeline.edit(img, empty, source_keypoints=kps, source_parsing=par)
+    assert np.abs(np.asarray(res.image).astype(int) - (40, 90, 200)).max() <= 1
+    random_pipeline.settings.background = "generated"
+    try:
+        res = random_pipeline.edit(img, empty, source_keypoints=kps, source_parsing=par)
+        assert np.abs(np.asarray(res.image).astype(int) - (40, 90, 200)).max() > 20  # G_A's own pixels
+    finally:
+        random_pipeline.settings.background = "source"
+
+
+def test_estimated_parsing_is_cut_to_the_body(random_pipeline):
+    h, w = random_pipeline.canvas
+    kps = person_pose(h, w)
+    labels = np.full((h, w), 3, np.int64)  # "upper clothes" everywhere, as a parser fooled by a backdrop may say
+    near = random_pipeline._near_body(labels, kps)
+    assert near[int(kps[1, 1]), int(kps[1, 0])] == 3  # the neck keeps its label
+    assert near[0, 0] == 0 and near[-1, -1] == 0  # far corners become background
+    assert set(np.unique(near)) == {0, 3}
+
+
+def test_settings_are_validated(tmp_path):
+    from sps.pipeline import PipelineSettings
+
+    with pytest.raises(ValueError, match="background"):
+        PipelineSettings(background="blue")
+    (tmp_path / "pipeline.json").write_text('{"target_parsing": "hard", "person_margin": 0.2, "unknown": 1}')
+    s = PipelineSettings.load(tmp_path)
+    assert s.target_parsing == "hard" and s.person_margin == 0.2 and s.background == "source"
