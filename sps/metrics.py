@@ -43,7 +43,7 @@ def gaussian_window(sigma: float = 1.5, truncate: float = 3.5) -> torch.Tensor:
 
 def _as_float(img: np.ndarray | torch.Tensor) -> torch.Tensor:
     """(H, W) or (H, W, C) array -> (C, H, W) float64 tensor, values as given."""
-    t = torch.as_tensor(np.asarray(img), dtype=torch.float64)
+    t = torch.as_tensor(np.array(img, dtype=np.float64))  # a copy: inputs may be read-only
     if t.ndim == 2:
         t = t[..., None]
     if t.ndim != 3:
@@ -245,7 +245,7 @@ class PooledFeatures:
     @torch.inference_mode()
     def __call__(self, images: list[np.ndarray]) -> np.ndarray:
         """(H, W, 3) uint8 images (same size within a call) -> (N, D) float32 features."""
-        x = torch.stack([torch.from_numpy(np.ascontiguousarray(i)).permute(2, 0, 1) for i in images])
+        x = torch.stack([torch.from_numpy(np.array(i, copy=True)).permute(2, 0, 1) for i in images])
         x = x.float().div(127.5).sub(1).to(self.device)  # (N, 3, H, W) in [-1, 1]
         feats = self.net(x)[-1]  # (N, C, h, w)
         return feats.mean((-2, -1)).float().cpu().numpy()

@@ -24,9 +24,6 @@ def read_log(path: str | Path) -> dict[str, list[float]]:
 
 def plot(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """One panel per logged term (log-scale y where all values are positive) against the step."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     run_dir = Path(run_dir)
@@ -60,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m sps.train plot RUN_DIR [--out FILE]", file=sys.stderr)
         return 2
     out = argv[argv.index("--out") + 1] if "--out" in argv else None
+    import matplotlib
+
+    matplotlib.use("Agg")  # command line: files only, no window
     try:
         path = plot(argv[0], out)
     except (OSError, ValueError) as e:
