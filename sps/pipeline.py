@@ -595,11 +595,20 @@ class SPSPipeline:
         out, probs = self._generate(src, tgt_kps, tpar, seed, timings)
         return self._result(src, src, tgt_kps, out, probs, "edit", timings, t0)
 
-    def analyse(self, image: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Keypoints (18, 2) and parsing (H, W) of a photo, on its own pixel grid (no person checks)."""
+    def analyse(self, image: Any, keypoints: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """Keypoints (18, 2) and parsing (H, W) of a photo, on its own pixel grid (no person checks).
+
+        With ``keypoints`` (18, 2) on the photo's grid, those are returned and the parsing is cut to the body
+        region they draw (``settings.person_margin``); without, both are estimated and the parsing is raw.
+        """
         person = self._place(image, "image")
-        kps = self.estimate_keypoints(person)
         par = self.parse(person)
+        if keypoints is None:
+            kps = self.estimate_keypoints(person)
+        else:
+            kps = K.keypoints_to_canvas(K.validate_keypoints(_as_numpy(keypoints)), person.size, self.canvas)
+            if self.settings.person_margin > 0:
+                par = self._near_body(par, kps)
         return _kps_from_canvas(kps, person.size, self.canvas), _crop_resize_labels(par, person.content, person.size)
 
 
