@@ -31,6 +31,7 @@ from ..parsing import NUM_LABELS
 from ..parts import PART_NAMES, part_masks_torch
 from ..pose import keypoints_to_canvas, read_keypoints_csv
 from ..search import SearchConfig, SearchIndex, candidate_lists, search
+from ..search.__main__ import _size
 from .data import machine
 
 log = logging.getLogger(__name__)
@@ -42,14 +43,6 @@ TEMPLATE_REL = np.array([
     (0.72, 0.56), (0.42, 0.56), (0.41, 0.74), (0.40, 0.92), (0.58, 0.56), (0.59, 0.74), (0.60, 0.92),
     (0.46, 0.10), (0.54, 0.10), (0.42, 0.11), (0.58, 0.11),
 ], np.float32)
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must look like 64x48, got {text!r}") from None
-    return h, w
 
 
 def _ints(text: str) -> list[int]:
