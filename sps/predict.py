@@ -2,7 +2,8 @@
 
 Writes ``DIR/<image stem>.png`` (mode L, one sps label id per pixel, the photo's size) for every image of
 ``FOLDER/keypoints.csv``, cut to the body region of the annotated keypoints. The maps stand in for ground truth
-where a data set has none (DeepFashion, Market), e.g. ``python -m sps.search --parsing-dir DIR --labels sps``.
+where a data set has none (DeepFashion, Market), e.g. ``python -m sps.search --parsing-dir DIR --labels sps``
+(``--split train`` keeps the held-out identities out of the pseudo labels).
 Existing maps are kept (the command resumes).
 """
 from __future__ import annotations
@@ -19,18 +20,23 @@ from tqdm import tqdm
 from . import pose as K
 from .data import load_image
 from .errors import DataError, SPSError
+from .splits import split_of
 
 log = logging.getLogger(__name__)
 
 
-def predict_folder(folder: str | Path, out: str | Path, weights: str | Path | None = None) -> tuple[int, int]:
-    """Parse every image of ``folder`` into ``out``; returns (written, skipped as already there or unreadable)."""
+def predict_folder(folder: str | Path, out: str | Path, weights: str | Path | None = None,
+                   split: str | None = None) -> tuple[int, int]:
+    """Parse every image of ``folder`` (of one identity ``split`` of sps.splits, if given) into ``out``;
+    returns (written, skipped as already there or unreadable)."""
     from .pipeline import SPSPipeline
 
     folder, out = Path(folder), Path(out)
     if not (folder / "keypoints.csv").is_file():
         raise DataError(f"{folder}: no keypoints.csv (a person folder holds images/ and keypoints.csv)")
     poses = K.read_keypoints_csv(folder / "keypoints.csv")
+    if split:
+        poses = {n: k for n, k in poses.items() if split_of(n) == split}
     out.mkdir(parents=True, exist_ok=True)
     pipe = SPSPipeline.from_pretrained(weights)
     written = skipped = 0
@@ -58,13 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folder", required=True, help="person folder (images/ + keypoints.csv)")
     ap.add_argument("--out", required=True, help="folder for the label PNGs")
     ap.add_argument("--weights", default=None, help="pipeline folder or Hub repo id (default <repo>/weights)")
+    ap.add_argument("--split", choices=("train", "test"), help="only the images of this identity split (sps.splits)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        written, skipped = predict_folder(args.folder, args.out, args.weights)
+        written, skipped = predict_folder(args.folder, args.out, args.weights, args.split)
     except SPSError as exc:
         print(f"error: {exc}")
         return 2

@@ -22,6 +22,10 @@ def test_predict_folder_writes_label_maps_and_resumes(make_person_folder, random
     assert not list(out.glob("*.tmp"))
     (out / "img001.png").unlink()
     assert predict.predict_folder(folder, out, random_pipeline_dir) == (1, 2)  # only the missing map is redone
+    from sps.splits import split_of
+
+    n_train = sum(split_of(f"img{i:03d}.jpg") == "train" for i in range(3))
+    assert sum(predict.predict_folder(folder, tmp_path / "train", random_pipeline_dir, split="train")) == n_train
 
 
 def test_cli_reports_a_missing_folder(tmp_path, capsys):
