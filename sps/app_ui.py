@@ -428,8 +428,8 @@ class Handlers:
         progress(0.2, desc="Predicting the target parsing")
         res = self.b.call(lambda pipe: pipe(im, tgt, seed=0))
         index = np.asarray(res.target_parsing)
-        state = {"shape": list(index.shape), "kps": np.asarray(res.target_keypoints, np.float32).tolist(),
-                 "target": tgt.tolist(), "index": index.astype(np.uint8)}
+        state = {"kps": np.asarray(res.target_keypoints, np.float32).tolist(), "target": tgt.tolist(),
+                 "index": index.astype(np.uint8)}
         return editor_value(index), parsing_image(index), state, _status(notes, time.perf_counter() - t0)
 
     def edit_apply(self, editor: Any, edit: str, state: dict | None):
@@ -442,7 +442,7 @@ class Handlers:
                "Trousers to shorts": E.trousers_to_shorts, "Trousers to skirt": E.trousers_to_skirt}
         if edit not in fns:
             raise gr.Error(f"Unknown edit {edit!r}; choose one of {', '.join(fns)}.")
-        index = editor_to_index(editor, tuple(state["shape"]), state.get("index"))
+        index = editor_to_index(editor, state["index"])
         try:
             edited = np.asarray(fns[edit](index, np.asarray(state["kps"], np.float32)))
         except SPSError as e:
@@ -455,7 +455,7 @@ class Handlers:
         if not state:
             raise gr.Error("First press 'Predict target parsing'.")
         im, notes = read_photo(source, "source photo")
-        index = editor_to_index(editor, tuple(state["shape"]), state.get("index"))
+        index = editor_to_index(editor, state["index"])
         progress(0.2, desc="Generating from the edited parsing")
         res = self.b.call(lambda pipe: pipe.edit(im, index, np.asarray(state["target"], np.float32)))
         out = res.image if hasattr(res, "image") else res
@@ -490,11 +490,10 @@ def editor_value(index: np.ndarray) -> dict:
     return {"background": np.asarray(col), "layers": [], "composite": None}
 
 
-def editor_to_index(editor: Any, shape: tuple[int, int], fallback: np.ndarray | None = None) -> np.ndarray:
-    """The editor's composite (or background) -> (H, W) label ids of the nearest palette colours.
-
-    `fallback`: the map last sent to the editor, used when the browser sends no picture back (a canvas that
-    could not render, e.g. without WebGL), so preset edits and regeneration still work.
+def editor_to_index(editor: Any, current: np.ndarray | None = None) -> np.ndarray:
+    """The editor's composite (or background) -> (H, W) label ids of the nearest palette colours, at the size of
+    `current`, the map last sent to the editor. `current` is also the answer when the browser sends no picture back
+    (a canvas that could not render, e.g. without WebGL), so preset edits and regeneration still work.
     """
     img = None
     if isinstance(editor, dict):
@@ -504,8 +503,8 @@ def editor_to_index(editor: Any, shape: tuple[int, int], fallback: np.ndarray | 
                 break
     else:
         img = editor
-    if img is None and fallback is not None:
-        return np.asarray(fallback, np.int64)
+    if img is None and current is not None:
+        return np.asarray(current, np.int64)
     if img is None:
         raise gr.Error("The parsing editor is empty: press 'Predict target parsing' first.")
     if isinstance(img, (str, Path)):
@@ -514,7 +513,9 @@ def editor_to_index(editor: Any, shape: tuple[int, int], fallback: np.ndarray | 
     if arr.ndim == 3 and arr.shape[2] == 4:  # transparent pixels count as background
         arr = np.where(arr[..., 3:4] > 0, arr[..., :3], 0)
     labels = P.nearest_label(arr[..., :3])
-    h, w = shape
+    if current is None:
+        return labels
+    h, w = np.shape(current)
     if labels.shape != (h, w):
         labels = np.asarray(Image.fromarray(labels.astype(np.uint8)).resize((w, h), Image.NEAREST)).astype(np.int64)
     return labels

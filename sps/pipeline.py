@@ -502,7 +502,8 @@ class SPSPipeline:
         size, content = out_person.size, out_person.content
         tpar = probs.argmax(1)[0].cpu().numpy().astype(np.int64)  # (H, W)
         # No-learning baseline on the canvas, background filled with the source's background colour.
-        fill = torch.from_numpy(background_colour(src.array, _crop_resize_labels(src.parsing, src.content, src.size))
+        src_parsing = _crop_resize_labels(src.parsing, src.content, src.size)  # on the source photo's grid
+        fill = torch.from_numpy(background_colour(src.array, src_parsing)
                                 / 127.5 - 1)[None]
         warped = warp_baseline(src.image, torch.from_numpy(src.kps)[None].to(self.device),
                                torch.from_numpy(np.asarray(tgt_kps, np.float32))[None].to(self.device),
@@ -515,7 +516,7 @@ class SPSPipeline:
             image=_crop_resize_image(_tensor_to_uint8(out[0]), content, size),
             source_image=Image.fromarray(src.array),
             source_keypoints=_kps_from_canvas(src.kps, src.size, self.canvas),
-            source_parsing=_crop_resize_labels(src.parsing, src.content, src.size),
+            source_parsing=src_parsing,
             target_keypoints=tgt_kps_photo,
             target_pose_image=Image.fromarray(K.render_skeleton(tgt_kps_photo, size)),
             target_parsing=_crop_resize_labels(tpar, content, size),

@@ -31,7 +31,7 @@ from ..parsing import NUM_LABELS
 from ..parts import PART_NAMES, part_masks_torch
 from ..pose import keypoints_to_canvas, read_keypoints_csv
 from ..search import SearchConfig, SearchIndex, candidate_lists, search
-from ..search.__main__ import _size
+from ..search.io import parse_size
 from .data import machine
 
 log = logging.getLogger(__name__)
@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sizes", type=_ints, default=[1000, 5000, 20000], help="index sizes N, comma-separated")
     ap.add_argument("--queries", type=int, default=64, help="timed sources per N")
     ap.add_argument("--k", type=int, default=64, help="candidates scored per source after the prefilter")
-    ap.add_argument("--size", type=_size, default=(64, 48), help="search canvas HxW (default 64x48)")
+    ap.add_argument("--size", type=parse_size, default=(64, 48), help="search canvas HxW (default 64x48)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--exhaustive-max", type=int, default=5000, help="time exhaustive search only up to this N")
     ap.add_argument("--repeats", type=int, default=3, help="timed prefilter runs per N (best kept); exhaustive: 1")

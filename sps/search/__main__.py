@@ -14,15 +14,7 @@ import torch
 
 from .core import SearchConfig, iter_search, prefilter_agreement
 from .index import DEFAULT_CACHE, find_folders, load_index
-from .io import PairWriter, PseudoPair, finished_sources
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must look like 64x48, got {text!r}") from None
-    return h, w
+from .io import PairWriter, PseudoPair, finished_sources, parse_size
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--labels", default="auto", choices=("auto", "lip", "sps"), help="label set of the PNGs")
     ap.add_argument("--limit", type=int, help="search only the first N sources (sorted by name) of each folder")
     ap.add_argument("--k", type=int, default=64, help="candidates scored per source after the prefilter; 0 = exhaustive")
-    ap.add_argument("--size", type=_size, default=(64, 48), help="search canvas HxW (default 64x48)")
+    ap.add_argument("--size", type=parse_size, default=(64, 48), help="search canvas HxW (default 64x48)")
     ap.add_argument("--pose-margin", type=float, default=0.1, help="min pose difference (RMS bone direction)")
     ap.add_argument("--allow-same-person", action="store_true", help="do not exclude images of the same person")
     ap.add_argument("--required-parts", help="comma-separated part names every candidate must show "

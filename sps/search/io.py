@@ -5,6 +5,8 @@ knows it is done); ``read_pairs_csv`` skips such rows unless asked not to.
 """
 from __future__ import annotations
 
+import argparse
+
 import csv
 import math
 from dataclasses import dataclass
@@ -119,3 +121,12 @@ class PairWriter:
 
 def _fmt(x: float) -> str:
     return "" if math.isnan(x) else f"{x:.6f}"
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """A command-line canvas size "HxW" (e.g. "64x48") -> (H, W); an argparse type."""
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 64x48, got {text!r}") from None
+    return h, w
