@@ -218,13 +218,15 @@ class PersonDataset(Dataset):
         require_parsing: raise DataError if the folder or an image lacks a parsing map.
         label_set: "auto" | "lip" | "sps" (see module docstring).
         heatmaps: include (18, H, W) Gaussian heatmaps in items.
+        parsing_dir: label PNGs named ``<stem>.png`` to use instead of ``folder/parsing`` (e.g. the parser's maps
+            from ``python -m sps.predict``); with ``label_set="auto"`` they are read as sps labels.
     Images listed in keypoints.csv but missing on disk raise DataError here; images on disk that are not in
     keypoints.csv are skipped.
     """
 
     def __init__(self, folder: str | Path, canvas: tuple[int, int] = (128, 96), flip: bool = False,
                  require_parsing: bool = False, label_set: str = "auto", heatmaps: bool = True,
-                 flip_prob: float = 0.5, seed: int = 0):
+                 flip_prob: float = 0.5, seed: int = 0, parsing_dir: str | Path | None = None):
         self.folder = Path(folder)
         self.canvas = (int(canvas[0]), int(canvas[1]))
         self.flip, self.flip_prob, self.seed, self.epoch = flip, flip_prob, seed, 0
@@ -244,14 +246,17 @@ class PersonDataset(Dataset):
             raise DataError(f"{img_dir / missing[0]}: image listed in {kp_file} not found{more}")
         self.names: list[str] = list(poses)
         self.kps = np.stack([poses[n] for n in self.names]) if poses else np.zeros((0, 18, 2), np.float32)
-        par_dir = self.folder / PARSING_DIR
+        if parsing_dir is not None and not Path(parsing_dir).is_dir():
+            raise DataError(f"parsing folder not found: {parsing_dir}")
+        self.parsing_dir = par_dir = Path(parsing_dir) if parsing_dir is not None else self.folder / PARSING_DIR
         par_files = set(os.listdir(par_dir)) if par_dir.is_dir() else set()
         self.has_parsing = np.array([Path(n).stem + ".png" in par_files for n in self.names], bool)
         if require_parsing and not self.has_parsing.all():
             first = self.names[int(np.flatnonzero(~self.has_parsing)[0])]
             raise DataError(f"{par_dir / (Path(first).stem + '.png')}: parsing map required but not found "
                             f"({int((~self.has_parsing).sum())} of {len(self.names)} images lack one)")
-        self.label_set = detect_label_set(self.folder, label_set)
+        own_maps = parsing_dir is None or label_set != "auto"
+        self.label_set = detect_label_set(self.folder, label_set) if own_maps else "sps"
         self._index = {n: i for i, n in enumerate(self.names)}
         self._size_cache: dict[int, tuple[int, int]] = {}
 
@@ -275,7 +280,7 @@ class PersonDataset(Dataset):
         return self.folder / IMAGE_DIR / self.names[i]
 
     def parsing_path(self, i: int) -> Path:
-        return self.folder / PARSING_DIR / (Path(self.names[i]).stem + ".png")
+        return self.parsing_dir / (Path(self.names[i]).stem + ".png")
 
     def is_flipped(self, i: int) -> bool:
         """Whether item i is flipped in the current epoch."""

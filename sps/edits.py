@@ -46,6 +46,15 @@ def _along(kps: np.ndarray, a: int, b: int, shape: tuple[int, int]) -> np.ndarra
     return ((xx - p[0]) * d[0] + (yy - p[1]) * d[1]) / max(float(d @ d), 1e-6)
 
 
+def _segment_distance(shape: tuple[int, int], p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """(H, W) distance of each pixel to the segment p -> q (xy)."""
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    d = q - p
+    t = np.clip(((xx - p[0]) * d[0] + (yy - p[1]) * d[1]) / max(float(d @ d), 1e-6), 0.0, 1.0)
+    return np.hypot(xx - p[0] - t * d[0], yy - p[1] - t * d[1])
+
+
 def _need(kps: np.ndarray, joints: tuple[int, ...], what: str) -> None:
     vis = K.visible(kps)
     missing = [K.KEYPOINT_NAMES[j] for j in joints if not vis[j]]
@@ -84,18 +93,30 @@ def longer_sleeves(parsing: np.ndarray, kps: np.ndarray, to: str = "wrist") -> n
 
 def shorter_sleeves(parsing: np.ndarray, kps: np.ndarray, keep: float = 0.35) -> np.ndarray:
     """Upper-clothes pixels on the arms -> arm of that side, except a cap of ``keep`` x the upper arm's length
-    at the shoulder (a short sleeve) and pixels on the torso."""
+    at the shoulder (a short sleeve) and torso pixels nearer the body's midline (neck to mid-hip) than the arm's
+    bones (an arm hanging beside the body still loses its sleeve)."""
     index, kps, masks = _inputs(parsing, kps)
     out = index.copy()
     sides = _sides(kps, _ARM, 2)
     if not sides:
         _need(kps, _ARM["right"][:2], "shorter_sleeves")
     torso = masks[_PART["torso"]]
+    vis = K.visible(kps)
+    midline = None  # neck -> mid-hip: on the torso mask, a pixel nearer an arm bone than this is arm
+    if vis[1] and (vis[8] or vis[11]):
+        hips = kps[[j for j in (8, 11) if vis[j]]].mean(0)
+        midline = _segment_distance(index.shape, kps[1], hips)
     for side in sides:
         sh, el, wr = _ARM[side]
         arm = masks[_PART[f"{side}_upper_arm"]] & (_along(kps, sh, el, index.shape) > keep)
         arm |= masks[_PART[f"{side}_forearm"]]
-        out[arm & ~torso & (index == UPPER)] = _ARM_LABEL[side]
+        on_body = torso
+        if midline is not None:
+            bone = _segment_distance(index.shape, kps[sh], kps[el])
+            if vis[wr]:
+                bone = np.minimum(bone, _segment_distance(index.shape, kps[el], kps[wr]))
+            on_body = torso & (midline <= bone)
+        out[arm & ~on_body & (index == UPPER)] = _ARM_LABEL[side]
     return out
 
 

@@ -43,7 +43,7 @@ from PIL import Image, ImageDraw
 from . import metrics as M
 from . import pose as K
 from .errors import SPSError
-from .pipeline import COMPONENTS, SPSPipeline, background_colour, warp_baseline
+from .pipeline import COMPONENTS, PIPELINE_FILE, PipelineSettings, SPSPipeline, background_colour, warp_baseline
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,8 @@ class MethodScores:
 
 
 def load_ablation(folder: str | Path, base: SPSPipeline) -> SPSPipeline:
-    """A pipeline whose networks come from ``folder``'s sub-folders where present, else from ``base``."""
+    """A pipeline whose networks come from ``folder``'s sub-folders where present, else from ``base``; its
+    settings from ``folder/pipeline.json`` when the folder has one, else ``base``'s."""
     from . import models
 
     folder = Path(folder)
@@ -98,7 +99,8 @@ def load_ablation(folder: str | Path, base: SPSPipeline) -> SPSPipeline:
     if not found:
         raise SPSError(f"{folder}: no network sub-folder ({', '.join(COMPONENTS)})")
     log.info("ablation %s: %s from the folder, the rest from the main pipeline", folder, ", ".join(found))
-    return SPSPipeline(**nets, settings=base.settings)
+    has_settings = (folder / PIPELINE_FILE).is_file()
+    return SPSPipeline(**nets, settings=PipelineSettings.load(folder) if has_settings else base.settings)
 
 
 def _resize(img: np.ndarray | Image.Image, size: tuple[int, int]) -> np.ndarray:

@@ -275,6 +275,23 @@ def test_synthetic_folder_items(make_person_folder):
     assert par[nose[1], nose[0]] == 1
 
 
+def test_parsing_dir_replaces_the_folders_own_maps(make_person_folder, tmp_path):
+    """Predicted maps in another folder (as sps.predict writes them) are used instead of folder/parsing."""
+    folder = make_person_folder(n=3, size=(32, 24))
+    pred = tmp_path / "predicted"
+    pred.mkdir()
+    for name in ("img000", "img002"):  # img001 has no predicted map
+        lab = np.asarray(Image.open(folder / "parsing" / f"{name}.png"))
+        Image.fromarray(np.where(lab > 0, 9, 0).astype(np.uint8), "L").save(pred / f"{name}.png")
+    ds = D.PersonDataset(folder, canvas=(32, 24), parsing_dir=pred)
+    assert ds.parsing_dir == pred and ds.has_parsing.tolist() == [True, False, True] and ds.label_set == "sps"
+    par = ds[0]["parsing"]
+    assert set(par.unique().tolist()) == {0, 9}
+    assert (ds[1]["parsing"] == -1).all()
+    with pytest.raises(DataError, match="parsing folder not found"):
+        D.PersonDataset(folder, parsing_dir=tmp_path / "nope")
+
+
 def test_images_not_in_csv_are_skipped(make_person_folder):
     folder = make_person_folder(n=3)
     Image.new("RGB", (24, 32)).save(folder / "images" / "extra.jpg")

@@ -147,6 +147,28 @@ def _changed(before, after):
     return set(np.unique(before[diff]).tolist()), set(np.unique(after[diff]).tolist()), int(diff.sum())
 
 
+def test_shorter_sleeves_reaches_arms_hanging_over_the_torso():
+    """Arms hanging beside the body lie partly inside the torso's mask; their sleeves still become arm,
+    while the torso near the body's midline stays upper clothes."""
+    from sps.parts import part_masks
+
+    h, w = 128, 96
+    kps = person_pose(h, w)
+    kps[[3, 4, 6, 7]] = np.array([(0.36, 0.42), (0.38, 0.56), (0.64, 0.42), (0.62, 0.56)], np.float32) * [w - 1, h - 1]
+    m = part_masks(kps, (h, w)).astype(bool)
+    par = np.zeros((h, w), np.int64)
+    par[m[6] | m[7] | m[8] | m[9]] = 4
+    par[m[0] | m[2] | m[3] | m[4] | m[5]] = 3  # long sleeves
+    par[m[1]] = 1
+    out = E.shorter_sleeves(par, kps)
+    forearms = m[4] | m[5]
+    assert ((out == 3) & forearms).sum() < 0.05 * forearms.sum()  # the sleeves are gone on the forearms
+    mid_x = int(round(0.5 * (w - 1)))
+    assert (out[m[0][:, mid_x], mid_x] == 3).all()  # the torso's centre column stays upper clothes
+    src, dst, _ = _changed(par, out)
+    assert src == {3} and dst == {6, 7}
+
+
 def test_edit_helpers_change_only_expected_labels():
     h, w = 128, 96
     kps = person_pose(h, w)

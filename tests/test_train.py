@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -110,7 +111,7 @@ def test_stage_runs_logs_samples_and_exports(chain, stage):
         assert "viton/test/mIoU" in metrics and "spt-demo/mIoU" in metrics
         assert 0 <= metrics["spt-demo/mIoU"] <= 1
     if stage == "pose":
-        assert 0 <= metrics["viton/test/pck@0.1"] <= 1
+        assert all(0 <= metrics[f"{f}/pck@0.1"] <= 1 for f in ("viton/test", "deepfashion", "market"))
 
 
 def test_plot(chain):
@@ -168,6 +169,66 @@ def test_sigkill_after_checkpoint_resumes_bitwise(tmp_path, pairs_csv):
         assert torch.equal(a[k], b[k]), f"{k} differs after resuming from {resumed_from}"
     log_steps = [int(r.split(",")[0]) for r in (killed / "log.csv").read_text().splitlines()[1:]]
     assert log_steps == list(range(1, 9))
+
+
+@pytest.fixture(scope="module")
+def deepfashion_maps(tmp_path_factory) -> tuple[Path, Path]:
+    """Label PNGs (sps labels, drawn from the part masks) for 6 DeepFashion train images, standing in for the
+    parser's maps of `python -m sps.predict`, and a pair CSV over them."""
+    from PIL import Image
+
+    from sps import pose as K
+    from sps.parts import part_masks
+    from sps.splits import split_of
+
+    folder = DATA / "deepfashion"
+    poses = K.read_keypoints_csv(folder / "keypoints.csv")
+    names = [n for n, kps in poses.items() if split_of(n) == "train" and K.visible(kps).sum() >= 14][:6]
+    out = tmp_path_factory.mktemp("df_maps")
+    for n in names:
+        w, h = Image.open(folder / "images" / n).size
+        masks = part_masks(poses[n], (h, w)).astype(bool)  # (10, H, W)
+        lab = np.zeros((h, w), np.uint8)
+        for part, label in ((6, 4), (7, 4), (8, 4), (9, 4), (0, 3), (2, 7), (3, 6), (4, 7), (5, 6), (1, 1)):
+            lab[masks[part]] = label
+        Image.fromarray(lab, "L").save(out / (Path(n).stem + ".png"))
+    pairs = out / "pairs.csv"
+    pairs.write_text("source,candidate,score,margin\n" + "".join(
+        f"{a},{b},0.5,0.1\n" for a, b in zip(names, names[1:] + names[:1])))
+    return out, pairs
+
+
+def test_semantic_mixes_pair_files_with_predicted_parsing(chain, tmp_path, pairs_csv, deepfashion_maps):
+    from sps.train.stages.semantic import SemanticStage
+
+    maps, df_pairs = deepfashion_maps
+    init = chain["semantic"] / "export/semantic_generator"
+    args = [*TINY, "--max_images", "0", "--pairs", f"{pairs_csv},{df_pairs}", "--dataset", "viton/train,deepfashion",
+            "--parsing_dirs", f"deepfashion={maps}", "--init_weights", str(init), "--eval_images", "10"]
+    stage = SemanticStage(C.resolve("semantic", args), None)
+    stage.build()
+    assert stage.pair_counts == {"viton/train": 11, "deepfashion": 5}  # 1 of each held out for the metrics
+    assert len(stage.train_set) == 22  # balanced: the 5 DeepFashion pairs repeated to 11
+    b = stage.train_set[20]
+    assert set(b["tgt_parsing"].unique().tolist()) <= {0, 1, 3, 4, 6, 7}  # read as sps labels from `maps`
+    unbalanced = SemanticStage(C.resolve("semantic", [*args, "--balance", "false"]), None)
+    unbalanced.build()
+    assert len(unbalanced.train_set) == 16
+
+    # lr 0: the export is the initial weights, so G_S really started from --init_weights
+    summary = train("semantic", [*args, "--out", str(tmp_path), "--lr", "0", "--d_lr", "0"])
+    assert "val_mIoU_deepfashion" in summary["metrics"] and "val_mIoU_viton_train" in summary["metrics"]
+    a = load_file(str(init / "model.safetensors"))
+    b = load_file(str(tmp_path / "export/semantic_generator/model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    card = (tmp_path / "export/semantic_generator/README.md").read_text()
+    assert "fine-tuned from" in card and "balanced" in card
+
+    for bad, match in ((["--dataset", "viton/train"], "one folder per pair file"),
+                       (["--parsing_dirs", "market=x"], "not in --dataset"),
+                       (["--parsing_dirs", "deepfashion"], "DATASET=DIR")):
+        with pytest.raises(ValueError, match=match):
+            SemanticStage(C.resolve("semantic", [*args, *bad]), None).build()
 
 
 def test_config_resolution(tmp_path):

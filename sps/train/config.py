@@ -55,7 +55,7 @@ class PoseConfig(RunConfig):
     """Stage 1: PoseEstimator on every keypoint annotation; heatmap MSE; flip augmentation."""
 
     datasets: str = "viton/train,deepfashion,market"  # comma-separated folders under the data root
-    eval_folder: str = "viton/test"  # PCK on this folder at the end
+    eval_folder: str = "viton/test,deepfashion,market"  # PCK at the end on each (test identities where unsplit)
     flip: float = 0.5  # probability of a horizontal flip
     heatmap_weight: float = 1000.0  # heatmaps peak at 1 and are mostly 0: scale the MSE so Adam sees usable grads
     lr: float = 1e-3
@@ -75,10 +75,17 @@ class ParserConfig(RunConfig):
 
 @dataclass
 class SemanticConfig(RunConfig):
-    """Stage 3: SemanticGenerator on searched pseudo labels (CSV source,candidate,score,margin); CE + adversarial."""
+    """Stage 3: SemanticGenerator on searched pseudo labels (CSV source,candidate,score,margin); CE + adversarial.
 
-    pairs: str = "pseudo_labels/viton_train.csv"  # CSV from `python -m sps.search` (names inside `dataset`)
-    dataset: str = "viton/train"  # folder holding the sources and candidates (images, keypoints.csv, parsing/)
+    Several pair files mix datasets: `--pairs a.csv,b.csv --dataset viton/train,deepfashion`, with
+    `--parsing_dirs deepfashion=runs/parsing/deepfashion_train` for a folder whose maps come from the parser.
+    """
+
+    pairs: str = "pseudo_labels/viton_train.csv"  # CSV(s) from `python -m sps.search` (names inside `dataset`)
+    dataset: str = "viton/train"  # folder(s) holding the sources and candidates, one per pair file
+    parsing_dirs: str = ""  # DATASET=DIR,...: predicted maps (sps labels, `python -m sps.predict`) for a dataset
+    balance: bool = True  # with several pair files, repeat the smaller ones so each gives an equal share of the steps
+    init_weights: str = ""  # start G_S from exported weights (fine-tuning), e.g. weights/semantic_generator
     max_margin: float = 0.0  # keep only pairs with margin >= this (0 = keep all)
     ce_weight: float = 1.0
     adv_weight: float = 1.0  # ParsingDiscriminator, LSGAN

@@ -303,7 +303,8 @@ def run(stage_cls: type[Stage], cfg: C.RunConfig) -> dict[str, Any]:
     sums: dict[str, float] = {}
     n_sum, t_log = 0, time.time()
     rank = acc.process_index
-    bar = tqdm(total=cfg.steps, initial=step, disable=not acc.is_local_main_process, desc=stage.name,
+    quiet = os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true", "yes")  # an explicit disable= hides it
+    bar = tqdm(total=cfg.steps, initial=step, disable=quiet or not acc.is_local_main_process, desc=stage.name,
                dynamic_ncols=True)
     last_terms: dict[str, float] = {}
     stopped_early = False

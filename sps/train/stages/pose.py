@@ -53,11 +53,12 @@ class PoseStage(Stage):
     def evaluate(self) -> dict[str, float]:
         c: PoseConfig = self.cfg
         net = self.raw["pose"]
-        if not c.eval_folder:
-            return {}
-        ds = person_folders(c, c.eval_folder, split="test")
-        return {f"{c.eval_folder}/{k}": v for k, v in
-                pck(lambda x: net.decode(net(x).float()), ds, c.eval_images, self.device).items()}
+        out = {}
+        for folder in (f.strip() for f in c.eval_folder.split(",") if f.strip()):
+            ds = person_folders(c, folder, split="test")  # held-out identities of folders without a split
+            out.update({f"{folder}/{k}": v for k, v in
+                        pck(lambda x: net.decode(net(x).float()), ds, c.eval_images, self.device).items()})
+        return out
 
     def data_description(self) -> str:
         return (f"keypoint annotations of {self.cfg.datasets} ({len(self.train_set)} images), flip p={self.cfg.flip}; "

@@ -12,11 +12,19 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import Dataset
+from torch.utils.data import ConcatDataset, Dataset, Subset
 
 from ... import parsing as P
-from ..common import (flip_batch, heatmaps, models_module, parsing_rgb, person_folders, set_requires_grad,
-                      skeleton_rgb, to_uint8)
+from ..common import (
+    flip_batch,
+    heatmaps,
+    load_net,
+    models_module,
+    parsing_rgb,
+    set_requires_grad,
+    skeleton_rgb,
+    to_uint8,
+)
 from ..config import SemanticConfig
 from ..loop import Stage
 
@@ -29,6 +37,21 @@ def read_pairs(path: str | Path, min_margin: float = 0.0) -> list[tuple[str, str
 
     pairs = read_pairs_csv(path, min_margin=min_margin or None)
     return [(p.source, p.candidate) for p in pairs]
+
+
+def _names(spec: str) -> list[str]:
+    return [t.strip() for t in spec.split(",") if t.strip()]
+
+
+def parse_parsing_dirs(spec: str) -> dict[str, str]:
+    """`"deepfashion=runs/parsing/df,market=..."` -> {dataset: folder of label PNGs}."""
+    out = {}
+    for item in _names(spec):
+        name, sep, path = item.partition("=")
+        if not (sep and name.strip() and path.strip()):
+            raise ValueError(f"--parsing_dirs: expected DATASET=DIR entries, got {item!r}")
+        out[name.strip()] = path.strip()
+    return out
 
 
 class PseudoPairs(Dataset):
@@ -61,22 +84,38 @@ class SemanticStage(Stage):
 
         c: SemanticConfig = self.cfg
         M = models_module()
-        base = PersonDataset(resolve_folder(c.dataset, data_root_of(c)), tuple(c.canvas), heatmaps=False)
-        pairs_path = c.pairs
-        pairs = [(a, b) for a, b in read_pairs(pairs_path, c.max_margin)
-                 if a in base._index and b in base._index
-                 and base.has_parsing[base.index_of(a)] and base.has_parsing[base.index_of(b)]]
-        if c.max_images:
-            pairs = pairs[: c.max_images]
-        if not pairs:
-            raise ValueError(f"{pairs_path}: no usable pairs for {base.folder} (names must be in keypoints.csv "
-                             "and have parsing maps)")
-        n_val = min(c.eval_images, len(pairs) // 10) if c.eval_images else 0
-        self.val_pairs = pairs[len(pairs) - n_val:] if n_val else []
-        self.train_set = PseudoPairs(base, pairs[: len(pairs) - n_val])
-        self.val_set = PseudoPairs(base, self.val_pairs)
-        self.pairs_path = pairs_path
-        g = M.SemanticGenerator(M.SemanticGeneratorConfig.preset(c.model_preset, canvas=tuple(c.canvas)))
+        pair_files, folders = _names(c.pairs), _names(c.dataset)
+        if len(pair_files) != len(folders):
+            raise ValueError(f"--pairs gives {len(pair_files)} file(s) but --dataset {len(folders)} folder(s); "
+                             "give one folder per pair file")
+        dirs = parse_parsing_dirs(c.parsing_dirs)
+        if set(dirs) - set(folders):
+            raise ValueError(f"--parsing_dirs names {sorted(set(dirs) - set(folders))}, not in --dataset {folders}")
+        train_parts: list[PseudoPairs] = []
+        self.val_sets: dict[str, PseudoPairs] = {}
+        for path, name in zip(pair_files, folders):
+            base = PersonDataset(resolve_folder(name, data_root_of(c)), tuple(c.canvas), heatmaps=False,
+                                 parsing_dir=dirs.get(name))
+            pairs = [(a, b) for a, b in read_pairs(path, c.max_margin)
+                     if a in base._index and b in base._index
+                     and base.has_parsing[base.index_of(a)] and base.has_parsing[base.index_of(b)]]
+            if c.max_images:
+                pairs = pairs[: c.max_images]
+            if not pairs:
+                raise ValueError(f"{path}: no usable pairs for {base.folder} (names must be in keypoints.csv "
+                                 f"and have parsing maps in {base.parsing_dir})")
+            n_val = min(c.eval_images, max(1, len(pairs) // 10)) if c.eval_images and len(pairs) > 1 else 0
+            train_parts.append(PseudoPairs(base, pairs[: len(pairs) - n_val]))
+            self.val_sets[name] = PseudoPairs(base, pairs[len(pairs) - n_val:])
+        self.pair_counts = {name: len(p) for name, p in zip(folders, train_parts)}
+        if c.balance and len(train_parts) > 1:  # each pair file gets an equal share of the steps
+            longest = max(len(p) for p in train_parts)
+            train_parts = [Subset(p, [i % len(p) for i in range(longest)]) for p in train_parts]
+        self.train_set = train_parts[0] if len(train_parts) == 1 else ConcatDataset(train_parts)
+        if c.init_weights:
+            g = load_net("SemanticGenerator", c.init_weights, c, "init_weights")
+        else:
+            g = M.SemanticGenerator(M.SemanticGeneratorConfig.preset(c.model_preset, canvas=tuple(c.canvas)))
         d = M.ParsingDiscriminator(M.DiscriminatorConfig.preset(c.model_preset, canvas=tuple(c.canvas)))
         self.models = {"G_S": g, "D_parsing": d}
         self.optimizers = {"G_S": self.adam(g.parameters()), "D_parsing": self.adam(d.parameters(), c.d_lr)}
@@ -119,18 +158,31 @@ class SemanticStage(Stage):
                 ("pseudo label", parsing_rgb(batch["tgt_parsing"]))]
 
     def evaluate(self) -> dict[str, float]:
-        """CE, pixel accuracy and mIoU against the pseudo labels of held-out pairs (the last 10%, <= eval_images)."""
-        from .metrics import iou_per_label  # noqa: F401  (same definition of IoU)
-
-        if not len(self.val_set):
+        """CE, pixel accuracy and mIoU against the pseudo labels of held-out pairs (the last 10% of each pair
+        file, <= eval_images); with several pair files also `val_mIoU_<dataset>` for each."""
+        sets = {k: v for k, v in self.val_sets.items() if len(v)}
+        if not sets:
             return {}
+        per = {name: self._scores(ds) for name, ds in sets.items()}
+        inter = sum(p[0] for p in per.values())
+        union = sum(p[1] for p in per.values())
+        ce_sum, acc_sum, n = (sum(p[i] for p in per.values()) for i in (2, 3, 4))
+        out = {"val_ce": ce_sum / n, "val_pixel_acc": acc_sum / n, "val_mIoU": _miou(inter, union),
+               "val_pairs": int(n)}
+        if len(per) > 1:
+            out.update({f"val_mIoU_{name.replace('/', '_')}": _miou(p[0], p[1]) for name, p in per.items()})
+        return out
+
+    def _scores(self, ds: Dataset) -> tuple[torch.Tensor, torch.Tensor, float, float, int]:
+        """Per-label intersection and union counts, summed CE (per image) and pixel accuracy, pair count."""
         from torch.utils.data import DataLoader
 
         g = self.raw["G_S"]
         inter = torch.zeros(P.NUM_LABELS)
         union = torch.zeros(P.NUM_LABELS)
-        ce_sum = acc_sum = n = 0.0
-        for b in DataLoader(self.val_set, batch_size=16):
+        ce_sum = acc_sum = 0.0
+        n = 0
+        for b in DataLoader(ds, batch_size=16):
             b = {k: v.to(self.device) for k, v in b.items()}
             s_s, p_s, p_t = self._inputs(b)
             logits = g(s_s, p_s, p_t, src_kps=b["src_kps"], tgt_kps=b["tgt_kps"]).float()
@@ -141,13 +193,24 @@ class SemanticStage(Stage):
             for k in range(P.NUM_LABELS):
                 inter[k] += float(((gt == k) & (pred == k)).sum())
                 union[k] += float(((gt == k) | (pred == k)).sum())
-        ious = (inter / union.clamp(min=1))[union > 0]
-        return {"val_ce": ce_sum / n, "val_pixel_acc": acc_sum / n, "val_mIoU": float(ious.mean()),
-                "val_pairs": int(n)}
+        return inter, union, ce_sum, acc_sum, n
 
     def data_description(self) -> str:
-        return (f"{len(self.train_set)} searched pseudo pairs from {self.pairs_path} on {self.cfg.dataset} "
-                f"({len(self.val_set)} held out for the metrics)")
+        c: SemanticConfig = self.cfg
+        parts = [f"{self.pair_counts[name]} from {path} on {name}" for path, name in zip(_names(c.pairs), _names(c.dataset))]
+        held = sum(len(v) for v in self.val_sets.values())
+        text = f"searched pseudo pairs: {'; '.join(parts)} ({held} held out for the metrics)"
+        if c.parsing_dirs:
+            text += f"; parser-predicted maps: {c.parsing_dirs}"
+        if c.balance and len(self.val_sets) > 1:
+            text += "; pair files balanced to equal shares"
+        if c.init_weights:
+            text += f"; fine-tuned from {c.init_weights}"
+        return text
+
+
+def _miou(inter: torch.Tensor, union: torch.Tensor) -> float:
+    return float((inter / union.clamp(min=1))[union > 0].mean())
 
 
 STAGE = SemanticStage
