@@ -303,6 +303,27 @@ def test_evaluate_cli_limit_4(random_pipeline_dir, data_root, tmp_path):
     assert grid.width > 5 * 176 and grid.height > 256
 
 
+def test_ablation_folder_settings(random_pipeline, random_pipeline_dir, tmp_path):
+    """An ablation folder's networks replace the base's; its pipeline.json, when present, replaces the settings."""
+    import dataclasses
+    import shutil
+
+    from sps.errors import SPSError
+    from sps.evaluate import load_ablation
+    from sps.pipeline import PipelineSettings
+
+    folder = tmp_path / "abl"
+    shutil.copytree(random_pipeline_dir / "semantic_generator", folder / "semantic_generator")
+    plain = load_ablation(folder, random_pipeline)
+    assert plain.settings == random_pipeline.settings and plain.appearance_generator is random_pipeline.appearance_generator
+    assert plain.semantic_generator is not random_pipeline.semantic_generator
+    dataclasses.replace(random_pipeline.settings, target_parsing="hard", background="generated").save(folder)
+    own = load_ablation(folder, random_pipeline)
+    assert own.settings == PipelineSettings.load(folder) and own.settings.target_parsing == "hard"
+    with pytest.raises(SPSError, match="no network sub-folder"):
+        load_ablation(tmp_path, random_pipeline)
+
+
 # ------------------------------------------------------------------------------------------------
 # Shipped weights
 # ------------------------------------------------------------------------------------------------
