@@ -61,6 +61,8 @@ class PipelineSettings:
     person_margin: an estimated parsing keeps person labels only within this fraction of the canvas height of
         the body parts drawn from the keypoints (the parser, trained on VITON's white backgrounds, sometimes labels
         patterned or grey backgrounds as clothes); 0 = keep the parser's map as it is.
+    target_margin: G_S's predicted parsing keeps person labels only within this fraction of the canvas height of
+        the body parts drawn from the target keypoints (removes stray blobs far from the body); 0 = keep it all.
     background: ``"source"`` paints the pixels G_S labels background with the source photo's background colour
         (blended by the background probability); ``"generated"`` keeps G_A's own pixels there.
     """
@@ -70,6 +72,7 @@ class PipelineSettings:
     min_person_fraction: float = 0.02
     min_joints: int = 4
     person_margin: float = 0.1
+    target_margin: float = 0.0
     background: str = "source"
 
     def __post_init__(self) -> None:
@@ -77,6 +80,9 @@ class PipelineSettings:
             raise ValueError(f"target_parsing must be 'soft' or 'hard', got {self.target_parsing!r}")
         if self.background not in ("source", "generated"):
             raise ValueError(f"background must be 'source' or 'generated', got {self.background!r}")
+        for name in ("person_margin", "target_margin"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must be in [0, 1) (a fraction of the canvas height), got {getattr(self, name)!r}")
 
     @classmethod
     def load(cls, folder: Path) -> "PipelineSettings":
@@ -427,10 +433,13 @@ class SPSPipeline:
 
     def _near_body(self, labels: np.ndarray, kps: np.ndarray) -> np.ndarray:
         """(H, W) canvas labels with everything farther than ``person_margin`` from the body parts set to background."""
-        k = 2 * round(self.settings.person_margin * self.canvas[0]) + 1
+        return np.where(self._body_region(kps, self.settings.person_margin).numpy(), labels, 0)
+
+    def _body_region(self, kps: np.ndarray, margin: float) -> torch.Tensor:
+        """(H, W) bool: the union of the part masks of ``kps`` (canvas), dilated by ``margin`` x canvas height."""
+        k = 2 * round(margin * self.canvas[0]) + 1
         body = part_masks_torch(torch.from_numpy(np.asarray(kps, np.float32))[None], self.canvas).amax(1, keepdim=True)
-        near = F.max_pool2d(body, k, stride=1, padding=k // 2)[0, 0].numpy() > 0  # (H, W) dilated union of parts
-        return np.where(near, labels, 0)
+        return F.max_pool2d(body, k, stride=1, padding=k // 2)[0, 0] > 0
 
     def _check_person(self, person: _Person, where: str, estimated_parsing: bool, estimated_kps: bool) -> None:
         s = self.settings
@@ -486,6 +495,10 @@ class SPSPipeline:
             if tgt_parsing is None:
                 logits = self.semantic_generator(spar, spose, tpose, src_kps=skps, tgt_kps=tkps)  # (1, 10, H, W)
                 probs = logits.softmax(1)
+                if self.settings.target_margin > 0:  # far from the target body -> background
+                    near = self._body_region(tgt_kps, self.settings.target_margin).to(dev)
+                    probs = torch.where(near, probs, F.one_hot(torch.zeros_like(near, dtype=torch.long),
+                                                               P.NUM_LABELS).permute(2, 0, 1).to(probs))
                 tpar = P.one_hot(probs.argmax(1)).float() if self.settings.target_parsing == "hard" else probs
             else:
                 probs = tpar = tgt_parsing.to(dev).float()

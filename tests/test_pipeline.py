@@ -378,11 +378,34 @@ def test_estimated_parsing_is_cut_to_the_body(random_pipeline):
     assert set(np.unique(near)) == {0, 3}
 
 
+def test_target_parsing_is_cut_to_the_target_body(random_pipeline):
+    """target_margin > 0: G_S's labels far from the target pose's body become background (probability 1)."""
+    h, w = 128, 96
+    img, kps = _photo(h, w, 9), person_pose(h, w)
+    par = person_parsing(h, w, kps)
+    target = kps.copy()
+    target[8:14] = -1  # no legs: the lower half of the canvas is far from the target body
+    free = random_pipeline(img, target, source_keypoints=kps, source_parsing=par)
+    random_pipeline.settings.target_margin = 0.05
+    try:
+        cut = random_pipeline(img, target, source_keypoints=kps, source_parsing=par)
+    finally:
+        random_pipeline.settings.target_margin = 0.0
+    probs = cut.canvas["target_probs"][0]  # (10, H, W)
+    ch = probs.shape[1]
+    assert (probs[0, -ch // 6:] == 1).all()  # bottom rows: background only
+    assert (free.canvas["target_probs"][0, 0, -ch // 6:] < 1).any()  # the random G_S put something there
+    neck = np.round(K.keypoints_to_canvas(kps, (h, w), random_pipeline.canvas)[1]).astype(int)
+    torch.testing.assert_close(probs[:, neck[1], neck[0]], free.canvas["target_probs"][0, :, neck[1], neck[0]])
+
+
 def test_settings_are_validated(tmp_path):
     from sps.pipeline import PipelineSettings
 
     with pytest.raises(ValueError, match="background"):
         PipelineSettings(background="blue")
+    with pytest.raises(ValueError, match="target_margin"):
+        PipelineSettings(target_margin=-0.1)
     (tmp_path / "pipeline.json").write_text('{"target_parsing": "hard", "person_margin": 0.2, "unknown": 1}')
     s = PipelineSettings.load(tmp_path)
     assert s.target_parsing == "hard" and s.person_margin == 0.2 and s.background == "source"

@@ -231,6 +231,18 @@ def test_semantic_mixes_pair_files_with_predicted_parsing(chain, tmp_path, pairs
             SemanticStage(C.resolve("semantic", [*args, *bad]), None).build()
 
 
+def test_balanced_repeats_the_smaller_parts():
+    from torch.utils.data import TensorDataset
+
+    from sps.train.common import balanced
+
+    a, b = TensorDataset(torch.arange(5)), TensorDataset(torch.arange(100, 102))
+    mix = balanced([a, b])
+    assert len(mix) == 10
+    assert [int(mix[i][0]) for i in range(10)] == [0, 1, 2, 3, 4, 100, 101, 100, 101, 100]
+    assert balanced([a]) is a
+
+
 def test_config_resolution(tmp_path):
     f = tmp_path / "c.yaml"
     f.write_text("stage: parser\nbatch_size: 3\ncanvas: [64, 48]\nlr: 0.5\n")

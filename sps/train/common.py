@@ -52,6 +52,13 @@ def person_folders(cfg, names: str | Sequence[str], require_parsing: bool = Fals
     return parts[0] if len(parts) == 1 else ConcatDataset(parts)
 
 
+def balanced(parts: Sequence[Dataset]) -> Dataset:
+    """Concatenate `parts`, each repeated (cycled) to the length of the longest: equal shares of an epoch."""
+    longest = max(len(p) for p in parts)
+    parts = [p if len(p) == longest else Subset(p, [i % len(p) for i in range(longest)]) for p in parts]
+    return parts[0] if len(parts) == 1 else ConcatDataset(parts)
+
+
 def all_keypoints(ds: Dataset) -> torch.Tensor:
     """(N, 18, 2) canvas keypoints of every item of a (Subset/Concat of) PersonDataset, without decoding images."""
     from ..data import PersonDataset

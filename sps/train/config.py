@@ -58,6 +58,8 @@ class PoseConfig(RunConfig):
     eval_folder: str = "viton/test,deepfashion,market"  # PCK at the end on each (test identities where unsplit)
     flip: float = 0.5  # probability of a horizontal flip
     heatmap_weight: float = 1000.0  # heatmaps peak at 1 and are mostly 0: scale the MSE so Adam sees usable grads
+    balance: bool = False  # repeat the smaller folders so each gives an equal share of the steps
+    init_weights: str = ""  # start from exported weights (fine-tuning), e.g. weights/pose_estimator
     lr: float = 1e-3
     beta1: float = 0.9
 

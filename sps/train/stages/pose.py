@@ -5,9 +5,10 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch.utils.data import ConcatDataset
 
 from ... import pose as K
-from ..common import flip_batch, heatmap_rgb, models_module, person_folders, skeleton_rgb, to_uint8
+from ..common import balanced, flip_batch, heatmap_rgb, load_net, models_module, person_folders, skeleton_rgb, to_uint8
 from ..config import PoseConfig
 from ..loop import Stage
 from .metrics import pck
@@ -22,12 +23,17 @@ class PoseStage(Stage):
     def build(self) -> None:
         c: PoseConfig = self.cfg
         M = models_module()
-        net = M.PoseEstimator(M.PoseEstimatorConfig.preset(c.model_preset, canvas=tuple(c.canvas)))
+        if c.init_weights:
+            net = load_net("PoseEstimator", c.init_weights, c, "init_weights")
+        else:
+            net = M.PoseEstimator(M.PoseEstimatorConfig.preset(c.model_preset, canvas=tuple(c.canvas)))
         self.gain = float(net.config.heatmap_gain)
         self.models = {"pose": net}
         self.optimizers = {"pose": self.adam(net.parameters())}
         self.clip_params = {"pose": list(net.parameters())}
         self.train_set = person_folders(c, c.datasets)
+        if c.balance and isinstance(self.train_set, ConcatDataset):  # equal shares per folder
+            self.train_set = balanced(self.train_set.datasets)
 
     def targets(self, kps: torch.Tensor) -> torch.Tensor:
         return K.heatmaps_torch(kps, tuple(self.cfg.canvas)) * self.gain  # (B, 18, H, W)
@@ -61,8 +67,14 @@ class PoseStage(Stage):
         return out
 
     def data_description(self) -> str:
-        return (f"keypoint annotations of {self.cfg.datasets} ({len(self.train_set)} images), flip p={self.cfg.flip}; "
-                f"PCK on {self.cfg.eval_folder}")
+        c: PoseConfig = self.cfg
+        text = (f"keypoint annotations of {c.datasets} ({len(self.train_set)} images), flip p={c.flip}; "
+                f"PCK on {c.eval_folder}")
+        if c.balance:
+            text += "; folders balanced to equal shares"
+        if c.init_weights:
+            text += f"; fine-tuned from {c.init_weights}"
+        return text
 
 
 STAGE = PoseStage

@@ -12,10 +12,11 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import ConcatDataset, Dataset, Subset
+from torch.utils.data import ConcatDataset, Dataset
 
 from ... import parsing as P
 from ..common import (
+    balanced,
     flip_batch,
     heatmaps,
     load_net,
@@ -108,10 +109,10 @@ class SemanticStage(Stage):
             train_parts.append(PseudoPairs(base, pairs[: len(pairs) - n_val]))
             self.val_sets[name] = PseudoPairs(base, pairs[len(pairs) - n_val:])
         self.pair_counts = {name: len(p) for name, p in zip(folders, train_parts)}
-        if c.balance and len(train_parts) > 1:  # each pair file gets an equal share of the steps
-            longest = max(len(p) for p in train_parts)
-            train_parts = [Subset(p, [i % len(p) for i in range(longest)]) for p in train_parts]
-        self.train_set = train_parts[0] if len(train_parts) == 1 else ConcatDataset(train_parts)
+        if c.balance:  # each pair file gets an equal share of the steps
+            self.train_set = balanced(train_parts)
+        else:
+            self.train_set = train_parts[0] if len(train_parts) == 1 else ConcatDataset(train_parts)
         if c.init_weights:
             g = load_net("SemanticGenerator", c.init_weights, c, "init_weights")
         else:
