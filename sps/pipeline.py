@@ -496,9 +496,10 @@ class SPSPipeline:
                 logits = self.semantic_generator(spar, spose, tpose, src_kps=skps, tgt_kps=tkps)  # (1, 10, H, W)
                 probs = logits.softmax(1)
                 if self.settings.target_margin > 0:  # far from the target body -> background
-                    near = self._body_region(tgt_kps, self.settings.target_margin).to(dev)
-                    probs = torch.where(near, probs, F.one_hot(torch.zeros_like(near, dtype=torch.long),
-                                                               P.NUM_LABELS).permute(2, 0, 1).to(probs))
+                    near = self._body_region(tgt_kps, self.settings.target_margin).to(dev)  # (H, W)
+                    background = torch.zeros_like(probs)
+                    background[:, 0] = 1
+                    probs = torch.where(near, probs, background)
                 tpar = P.one_hot(probs.argmax(1)).float() if self.settings.target_parsing == "hard" else probs
             else:
                 probs = tpar = tgt_parsing.to(dev).float()

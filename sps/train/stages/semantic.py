@@ -15,17 +15,8 @@ import torch.nn.functional as F
 from torch.utils.data import ConcatDataset, Dataset
 
 from ... import parsing as P
-from ..common import (
-    balanced,
-    flip_batch,
-    heatmaps,
-    load_net,
-    models_module,
-    parsing_rgb,
-    set_requires_grad,
-    skeleton_rgb,
-    to_uint8,
-)
+from ..common import (balanced, flip_batch, heatmaps, load_net, models_module, parsing_rgb, set_requires_grad,
+                      skeleton_rgb, to_uint8)
 from ..config import SemanticConfig
 from ..loop import Stage
 
