@@ -19,7 +19,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -29,7 +29,7 @@ from PIL import Image
 from . import parsing as P
 from . import pose as K
 from .errors import ImageReadError, KeypointError, NoPersonError, ParsingError, TooFewKeypointsError, WeightsError
-from .parts import merge_parts, part_masks_torch, part_transforms_torch, warp_parts
+from .parts import part_masks_torch, part_transforms_torch, warp_parts
 
 log = logging.getLogger(__name__)
 
@@ -423,13 +423,16 @@ class SPSPipeline:
         if keypoints is None:
             person.kps = self.estimate_keypoints(person)
         else:
-            kps = K.validate_keypoints(_as_numpy(keypoints), where=f"{where} keypoints")
-            person.kps = K.keypoints_to_canvas(kps, person.size, self.canvas)
+            person.kps = self._keypoints_on_canvas(keypoints, person.size, f"{where} keypoints")
         timings["pose"] = timings.get("pose", 0.0) + time.perf_counter() - t
         self._check_person(person, where, estimated_parsing, estimated_kps)
         if estimated_parsing and self.settings.person_margin > 0:
             person.parsing = self._near_body(person.parsing, person.kps)
         return person
+
+    def _keypoints_on_canvas(self, keypoints: Any, grid: tuple[int, int], where: str) -> np.ndarray:
+        """Given (18, 2) xy keypoints on a photo's ``grid`` (H, W), checked, -> the model canvas."""
+        return K.keypoints_to_canvas(K.validate_keypoints(_as_numpy(keypoints), where=where), grid, self.canvas)
 
     def _near_body(self, labels: np.ndarray, kps: np.ndarray) -> np.ndarray:
         """(H, W) canvas labels with everything farther than ``person_margin`` from the body parts set to background."""
@@ -462,9 +465,8 @@ class SPSPipeline:
                           timings: dict[str, float]) -> np.ndarray:
         """Target keypoints on the canvas from an (18, 2) array (source grid or ``target_size``) or a photo."""
         if _is_keypoint_like(target_pose):
-            kps = K.validate_keypoints(_as_numpy(target_pose), where="target pose")
             grid = tuple(target_size) if target_size is not None else src.size
-            kps = K.keypoints_to_canvas(kps, grid, self.canvas)
+            kps = self._keypoints_on_canvas(target_pose, grid, "target pose")
         else:
             t = time.perf_counter()
             other = self._place(target_pose, "target pose photo")
@@ -621,7 +623,7 @@ class SPSPipeline:
         if keypoints is None:
             kps = self.estimate_keypoints(person)
         else:
-            kps = K.keypoints_to_canvas(K.validate_keypoints(_as_numpy(keypoints)), person.size, self.canvas)
+            kps = self._keypoints_on_canvas(keypoints, person.size, "keypoints")
             if self.settings.person_margin > 0:
                 par = self._near_body(par, kps)
         return _kps_from_canvas(kps, person.size, self.canvas), _crop_resize_labels(par, person.content, person.size)

@@ -6,7 +6,6 @@ knows it is done); ``read_pairs_csv`` skips such rows unless asked not to.
 from __future__ import annotations
 
 import argparse
-
 import csv
 import math
 from dataclasses import dataclass

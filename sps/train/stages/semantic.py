@@ -88,9 +88,8 @@ class SemanticStage(Stage):
         for path, name in zip(pair_files, folders):
             base = PersonDataset(resolve_folder(name, data_root_of(c)), tuple(c.canvas), heatmaps=False,
                                  parsing_dir=dirs.get(name))
-            pairs = [(a, b) for a, b in read_pairs(path, c.max_margin)
-                     if a in base._index and b in base._index
-                     and base.has_parsing[base.index_of(a)] and base.has_parsing[base.index_of(b)]]
+            parsed = {n for n, ok in zip(base.names, base.has_parsing) if ok}  # in keypoints.csv, with a map
+            pairs = [(a, b) for a, b in read_pairs(path, c.max_margin) if a in parsed and b in parsed]
             if c.max_images:
                 pairs = pairs[: c.max_images]
             if not pairs:
@@ -100,10 +99,8 @@ class SemanticStage(Stage):
             train_parts.append(PseudoPairs(base, pairs[: len(pairs) - n_val]))
             self.val_sets[name] = PseudoPairs(base, pairs[len(pairs) - n_val:])
         self.pair_counts = {name: len(p) for name, p in zip(folders, train_parts)}
-        if c.balance:  # each pair file gets an equal share of the steps
-            self.train_set = balanced(train_parts)
-        else:
-            self.train_set = train_parts[0] if len(train_parts) == 1 else ConcatDataset(train_parts)
+        # balance: each pair file gets an equal share of the steps
+        self.train_set = balanced(train_parts) if c.balance or len(train_parts) == 1 else ConcatDataset(train_parts)
         if c.init_weights:
             g = load_net("SemanticGenerator", c.init_weights, c, "init_weights")
         else:
