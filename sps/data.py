@@ -453,7 +453,7 @@ class UnpairedDataset(Dataset):
         return item
 
 
-def read_pairs_csv(path: str | Path, names: Iterable[str] | None = None) -> list[tuple[str, str]]:
+def read_pairs(path: str | Path, names: Iterable[str] | None = None) -> list[tuple[str, str]]:
     """Read ``from,to`` rows; errors (wrong column count, unknown image) name the file and line."""
     path = Path(path)
     if not path.is_file():
@@ -486,7 +486,7 @@ class PairedDataset(Dataset):
         self.base = PersonDataset(folder, canvas, flip=False, seed=seed, **kwargs)
         self.flip, self.seed, self.epoch = flip, seed, 0
         if pairs is None:
-            pairs = read_pairs_csv(self.base.folder / PAIRS_FILE, self.base.names)
+            pairs = read_pairs(self.base.folder / PAIRS_FILE, self.base.names)
         else:
             for a, b in pairs:
                 self.base.index_of(a), self.base.index_of(b)
@@ -506,7 +506,7 @@ class PairedDataset(Dataset):
         return {**{f"src_{k}": v for k, v in src.items()}, **{f"tgt_{k}": v for k, v in tgt.items()}}
 
 
-def resolve_folder(name: str | Path, root: str | Path | None = None, split: str = "train") -> Path:
+def person_folder(name: str | Path, root: str | Path | None = None, split: str = "train") -> Path:
     """A dataset name -> person folder: ``root/name`` if it holds keypoints.csv, else ``root/name/split``."""
     p = Path(name)
     if not p.is_absolute():
@@ -527,7 +527,7 @@ def person_datasets(names: str | Sequence[str] = ("viton",), root: str | Path | 
     names = [names] if isinstance(names, (str, Path)) else list(names)
     if not names:
         raise DataError("person_datasets: no dataset names given")
-    parts = [PersonDataset(resolve_folder(n, root, split), canvas, **kwargs) for n in names]
+    parts = [PersonDataset(person_folder(n, root, split), canvas, **kwargs) for n in names]
     return parts[0] if len(parts) == 1 else ConcatDataset(parts)
 
 
@@ -635,7 +635,7 @@ def _check(folder: Path, full: bool, label_set: str = "auto") -> FolderReport:
     return rep
 
 
-def check_folder(folder: str | Path, full: bool = False, label_set: str = "auto") -> list[str]:
+def check_person_folder(folder: str | Path, full: bool = False, label_set: str = "auto") -> list[str]:
     """Every problem of a person folder (empty list: fine). Does not stop at the first problem.
 
     Fast mode reads image/parsing headers only (sizes) and validates the CSVs; ``full`` also decodes every

@@ -1,4 +1,4 @@
-"""Common edits of a parsing map, for controlled manipulation (DESIGN.md 1.4): edit, then regenerate with
+"""Common edits of a parsing map, for controlled manipulation (docs/design.md 1.4): edit, then regenerate with
 ``SPSPipeline.edit(image, edited_map)``.
 
 Every helper takes an (H, W) label map (sps.parsing.LABELS) and the (18, 2) xy keypoints on the same grid,

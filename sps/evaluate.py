@@ -158,12 +158,12 @@ def evaluate(pairs_csv: str | Path, weights: str | Path | None = None, out: str 
     ``split``: keep the pairs whose two images belong to this identity split of ``sps.splits`` ("test": the
     identities training never sees; None: every pair).
     """
-    from .data import load_image, read_pairs_csv
+    from .data import load_image, read_pairs
 
     pairs_csv = Path(pairs_csv)
     folder = pairs_csv.parent
     kps_all = K.read_keypoints_csv(folder / "keypoints.csv")
-    pairs = read_pairs_csv(pairs_csv, names=kps_all.keys())
+    pairs = read_pairs(pairs_csv, names=kps_all.keys())
     if split:
         from .splits import split_of
 

@@ -30,7 +30,7 @@ def _front_matter(text: str) -> str | None:
     return text[3:end] if end > 0 else None
 
 
-def check_folder(folder: str | Path) -> list[str]:
+def check_upload_folder(folder: str | Path) -> list[str]:
     """Files to upload (relative posix paths); WeightsError naming everything missing."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -59,7 +59,7 @@ def push(folder: str | Path, repo_id: str, private: bool = False, token: str | N
     """Create ``repo_id`` (if needed) and upload the pipeline folder; returns the repo URL."""
     from huggingface_hub import HfApi
 
-    files = check_folder(folder)
+    files = check_upload_folder(folder)
     api = api or HfApi(token=token)
     url = api.create_repo(repo_id=repo_id, repo_type="model", private=private, exist_ok=True)
     log.info("uploading %d files from %s to %s", len(files), folder, repo_id)
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         if args.cmd == "check":
-            for f in check_folder(args.folder):
+            for f in check_upload_folder(args.folder):
                 print(f)
             return 0
         url = push(args.folder, args.repo_id, private=args.private, token=args.token, commit_message=args.message)

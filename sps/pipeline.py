@@ -1,6 +1,6 @@
 """SPSPipeline: a person photo and a target pose in, the same person in the new pose out.
 
-The chain (DESIGN.md 1): human parser -> source parsing, pose estimator -> source keypoints,
+The chain (docs/design.md 1): human parser -> source parsing, pose estimator -> source keypoints,
 semantic generator G_S -> target parsing, appearance generator G_A -> target image. Every call
 works on the model canvas (``cfg.canvas``, e.g. 128 x 96): the photo is resized keeping its aspect
 ratio and centre-padded with white (``sps.pose.fit_canvas``, as the training data is), and the
@@ -326,7 +326,7 @@ class SPSPipeline:
         resolved through the Hub cache with ``snapshot_download``; with ``HF_HUB_OFFLINE=1`` (or
         ``local_files_only=True``) nothing is downloaded and the cached snapshot is used.
         """
-        folder = resolve_folder(path_or_repo_id, local_files_only=local_files_only, revision=revision)
+        folder = resolve_weights(path_or_repo_id, local_files_only=local_files_only, revision=revision)
         from . import models
 
         nets = {}
@@ -576,7 +576,7 @@ class SPSPipeline:
     def transfer_texture(self, person_image: Any, clothes_image: Any, *, person_keypoints: Any = None,
                          person_parsing: Any = None, clothes_keypoints: Any = None, clothes_parsing: Any = None,
                          seed: int = 0) -> PipelineResult:
-        """Clothing texture transfer (DESIGN.md 1.4): person A (``person_image``) wearing the clothes of
+        """Clothing texture transfer (docs/design.md 1.4): person A (``person_image``) wearing the clothes of
         person B (``clothes_image``). G_A runs with B as the source and A's parsing and pose as the target;
         the output has A's photo size."""
         t0 = time.perf_counter()
@@ -661,7 +661,7 @@ def hub_cache_dir() -> str | None:
     return None
 
 
-def resolve_folder(path_or_repo_id: str | os.PathLike | None, *, local_files_only: bool | None = None,
+def resolve_weights(path_or_repo_id: str | os.PathLike | None, *, local_files_only: bool | None = None,
                    revision: str | None = None) -> Path:
     """A local pipeline folder, or the Hub cache snapshot of a repo id (downloaded unless offline)."""
     if path_or_repo_id is None:

@@ -205,7 +205,7 @@ def test_paired_spt_demo_with_explicit_pairs(data_root):
 
 def test_real_data_checks_clean(data_root):
     for name in ("deepfashion", "spt-demo"):
-        assert D.check_folder(_folder(data_root, name), full=True) == []
+        assert D.check_person_folder(_folder(data_root, name), full=True) == []
     assert {p.relative_to(data_root).as_posix() for p in D.find_person_folders(data_root)} >= set(FOLDERS)
 
 
@@ -297,7 +297,7 @@ def test_images_not_in_csv_are_skipped(make_person_folder):
     Image.new("RGB", (24, 32)).save(folder / "images" / "extra.jpg")
     ds = D.PersonDataset(folder)
     assert len(ds) == 3 and "extra.jpg" not in ds.names
-    assert D.check_folder(folder) == []
+    assert D.check_person_folder(folder) == []
 
 
 def test_missing_image(make_person_folder):
@@ -305,7 +305,7 @@ def test_missing_image(make_person_folder):
     (folder / "images" / "img001.jpg").unlink()
     with pytest.raises(DataError, match=r"img001\.jpg.*not found"):
         D.PersonDataset(folder)
-    assert any("img001.jpg" in p and "not found" in p for p in D.check_folder(folder))
+    assert any("img001.jpg" in p and "not found" in p for p in D.check_person_folder(folder))
 
 
 def test_malformed_row(make_person_folder):
@@ -316,7 +316,7 @@ def test_malformed_row(make_person_folder):
     csv.write_text("\n".join(lines) + "\n")
     with pytest.raises(KeypointError, match=rf"{csv}:3"):
         D.PersonDataset(folder)
-    (problem,) = D.check_folder(folder)
+    (problem,) = D.check_person_folder(folder)
     assert f"{csv}:3" in problem
 
 
@@ -340,11 +340,11 @@ def test_parsing_labels_out_of_range(make_person_folder):
     ds[0]
     with pytest.raises(ParsingError, match=r"img002\.png.*\[12\] out of range"):
         ds[2]
-    assert D.check_folder(folder) == []  # the fast check reads headers only
-    (problem,) = D.check_folder(folder, full=True)
+    assert D.check_person_folder(folder) == []  # the fast check reads headers only
+    (problem,) = D.check_person_folder(folder, full=True)
     assert "img002.png" in problem and "12" in problem
     # the same ids are fine as LIP labels
-    assert D.check_folder(folder, full=True, label_set="lip") == []
+    assert D.check_person_folder(folder, full=True, label_set="lip") == []
     assert D.PersonDataset(folder, label_set="lip")[2]["parsing"].max() <= 9
 
 
@@ -361,7 +361,7 @@ def test_parsing_size_mismatch(make_person_folder):
     Image.new("L", (12, 16)).save(folder / "parsing" / "img001.png")
     with pytest.raises(DataError, match=r"img001\.png.*16x12 differs from image img001\.jpg 32x24"):
         D.PersonDataset(folder)[1]
-    (problem,) = D.check_folder(folder)
+    (problem,) = D.check_person_folder(folder)
     assert "img001.png" in problem and "differs" in problem
 
 
@@ -370,7 +370,7 @@ def test_unreadable_image(make_person_folder):
     (folder / "images" / "img001.jpg").write_bytes(b"garbage")
     with pytest.raises(ImageReadError, match=r"img001\.jpg"):
         D.PersonDataset(folder)[1]
-    (problem,) = D.check_folder(folder)
+    (problem,) = D.check_person_folder(folder)
     assert "img001.jpg" in problem
 
 
@@ -381,7 +381,7 @@ def test_keypoints_outside_image(make_person_folder):
     K.write_keypoints_csv(folder / "keypoints.csv", poses)
     with pytest.raises(KeypointError, match=r"img000\.jpg.*outside"):
         D.PersonDataset(folder)[0]
-    assert any("outside" in p for p in D.check_folder(folder))
+    assert any("outside" in p for p in D.check_person_folder(folder))
 
 
 def test_require_parsing_and_missing_folder_parts(make_person_folder, tmp_path):
@@ -424,7 +424,7 @@ def test_check_folder_reports_all_problems(make_person_folder):
     Image.new("L", (5, 5)).save(folder / "parsing" / "img004.png")  # size mismatch
     (folder / "images" / "img005.jpg").write_bytes(b"junk")  # unreadable
     (folder / "pairs.csv").write_text("from,to\nimg000.jpg,ghost.jpg\n")  # unknown pair member
-    problems = D.check_folder(folder)
+    problems = D.check_person_folder(folder)
     joined = "\n".join(problems)
     assert len(problems) == 6, joined
     for needle in (f"{csv}:3", f"{csv}:4", "img003.jpg", "img004.png", "img005.jpg", "pairs.csv:2"):

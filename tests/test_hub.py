@@ -59,7 +59,7 @@ def test_push_uploads_folder_with_cards(pipeline_folder):
     assert "SPSPipeline.from_pretrained" in card or "test pipeline" in card
     for sub in ("pose_estimator", "appearance_generator"):
         assert uploaded[f"{sub}/README.md"].strip()
-    assert set(hub.check_folder(pipeline_folder)) >= COMPONENT_FILES
+    assert set(hub.check_upload_folder(pipeline_folder)) >= COMPONENT_FILES
 
 
 def test_push_refuses_incomplete_folder(pipeline_folder, capsys):

@@ -15,7 +15,7 @@ from sps.search import (SearchConfig, SearchIndex, candidate_lists, load_index, 
                         score_pairs, search)
 from sps.search.__main__ import main as cli_main
 from sps.search.core import warp_codes_nearest
-from sps.search.io import PairWriter, PseudoPair, read_pairs_csv
+from sps.search.io import PairWriter, PseudoPair, read_pseudo_pairs
 
 torch.set_num_threads(1)
 
@@ -152,11 +152,11 @@ def test_csv_round_trip(tmp_path):
     path = tmp_path / "pairs.csv"
     with PairWriter(path, with_dataset=True) as w:
         w.write(rows)
-    back = read_pairs_csv(path, skip_empty=False)
+    back = read_pseudo_pairs(path, skip_empty=False)
     assert [(p.source, p.candidate, p.dataset) for p in back] == [(p.source, p.candidate, p.dataset) for p in rows]
     assert back[0].score == 0.25 and back[0].margin == 0.125 and math.isnan(back[2].margin)
-    assert [p.source for p in read_pairs_csv(path)] == ["a.jpg", "d.jpg"]
-    assert [p.source for p in read_pairs_csv(path, max_score=0.3)] == ["a.jpg"]
+    assert [p.source for p in read_pseudo_pairs(path)] == ["a.jpg", "d.jpg"]
+    assert [p.source for p in read_pseudo_pairs(path, max_score=0.3)] == ["a.jpg"]
 
 
 def test_cli_resume_equals_single_run(tmp_path):
@@ -171,7 +171,7 @@ def test_cli_resume_equals_single_run(tmp_path):
         fh.write("000099_0.jpg,0001")
     cli_main(common + ["--out", str(resumed), "--limit", "40"])
     assert resumed.read_text() == single.read_text()
-    pairs = read_pairs_csv(single)
+    pairs = read_pseudo_pairs(single)
     assert len(pairs) >= 35 and all(p.source != p.candidate for p in pairs)
 
 

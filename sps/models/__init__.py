@@ -18,6 +18,7 @@ from .human_parser import HumanParser
 from .perceptual import EfficientNetLite0, PerceptualNet
 from .pose_estimator import PoseEstimator, decode_heatmaps
 from .semantic import SemanticGenerator
+from .sps_model import Person, SemanticOutput, SPSModel, SPSModelConfig, SPSOutput, body_region
 
 __all__ = [
                      "AppearanceGenerator",
@@ -38,6 +39,12 @@ __all__ = [
                      "PoseEstimatorConfig",
                      "SemanticGenerator",
                      "SemanticGeneratorConfig",
+                     "SPSModel",
+                     "SPSModelConfig",
+                     "SPSOutput",
+                     "Person",
+                     "SemanticOutput",
+                     "body_region",
                      "UNet",
                      "decode_heatmaps",
                      "face_boxes",

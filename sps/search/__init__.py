@@ -1,7 +1,7 @@
-"""Pseudo-label search for pre-training the semantic parsing transformation (DESIGN.md 1.1).
+"""Pseudo-label search for pre-training the semantic parsing transformation (docs/design.md 1.1).
 
 ``python -m sps.search --data FOLDER --out pairs.csv`` writes ``source,candidate,score,margin`` rows;
-``read_pairs_csv`` reads them back for the semantic-generator trainer.
+``read_pseudo_pairs`` reads them back for the semantic-generator trainer.
 """
 from .core import (SearchConfig, SearchResult, candidate_lists, candidate_mask, iter_search, pose_distance,
                    prefilter_agreement, score_pairs, search)

@@ -1,7 +1,7 @@
 """Pseudo-pair CSV: ``source,candidate,score,margin`` (+ ``dataset`` when several folders were searched).
 
 A source with no qualifying candidate is written with an empty ``candidate`` (so a resumed run
-knows it is done); ``read_pairs_csv`` skips such rows unless asked not to.
+knows it is done); ``read_pseudo_pairs`` skips such rows unless asked not to.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def _repair_tail(path: Path) -> None:
         path.write_bytes(data[: data.rfind(b"\n") + 1])
 
 
-def read_pairs_csv(path: str | Path, skip_empty: bool = True, max_score: float | None = None,
+def read_pseudo_pairs(path: str | Path, skip_empty: bool = True, max_score: float | None = None,
                    min_margin: float | None = None) -> list[PseudoPair]:
     """Read a pseudo-pair CSV written by ``python -m sps.search``.
 
@@ -77,7 +77,7 @@ def finished_sources(path: str | Path) -> set[tuple[str, str]]:
     if not path.is_file():
         return set()
     _repair_tail(path)
-    return {(p.dataset, p.source) for p in read_pairs_csv(path, skip_empty=False)}
+    return {(p.dataset, p.source) for p in read_pseudo_pairs(path, skip_empty=False)}
 
 
 class PairWriter:

@@ -31,14 +31,14 @@ def person_folders(cfg, names: str | Sequence[str], require_parsing: bool = Fals
 
     Items come unflipped and without heatmaps: stages flip and draw heatmaps batched, under the step-seeded RNG.
     """
-    from ..data import PersonDataset, resolve_folder
+    from ..data import PersonDataset, person_folder
 
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
     root = data_root_of(cfg)
     parts: list[Dataset] = []
     for n in names:
-        ds = PersonDataset(resolve_folder(n, root), tuple(cfg.canvas), flip=False, heatmaps=False)
+        ds = PersonDataset(person_folder(n, root), tuple(cfg.canvas), flip=False, heatmaps=False)
         idx = np.arange(len(ds))
         if split and not (ds.folder.parent / "test").is_dir():  # no split of its own (deepfashion, market)
             from ..splits import split_of
@@ -156,7 +156,7 @@ def save_grid(path: str | Path, columns: list[tuple[str, np.ndarray]]) -> None:
 
 
 def models_module():
-    """`sps.models` (the public API of common.md)."""
+    """`sps.models` (the public network API)."""
     import importlib
 
     return importlib.import_module("sps.models")

@@ -1,4 +1,4 @@
-"""Stage `appearance`: AppearanceGenerator (G_A) with frozen G_S and PoseEstimator, unpaired (DESIGN.md 1.2).
+"""Stage `appearance`: AppearanceGenerator (G_A) with frozen G_S and PoseEstimator, unpaired (docs/design.md 1.2).
 
 Per micro-batch: source I_s (parsing S_s, pose p_s) and a random target pose p_t (keypoints of another training
 image); S_t = G_S(S_s, p_s, p_t) (frozen); I_t = G_A(I_s, S_s, p_s, S_t, p_t); cycle I_c = G_A(I_t, S_t, p_t, S_s, p_s).

@@ -1,4 +1,4 @@
-"""Stage `e2e`: joint fine-tuning of G_S and G_A (DESIGN.md 1.3).
+"""Stage `e2e`: joint fine-tuning of G_S and G_A (docs/design.md 1.3).
 
 G_S's softmax S_t feeds G_A, so the appearance losses flow back into G_S. G_S also keeps a semantic cycle
 (S_s -> S_t -> S_s, cross-entropy to S_s) and its adversarial loss (ParsingDiscriminator on [S_t, p_t];

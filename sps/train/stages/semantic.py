@@ -24,10 +24,10 @@ log = logging.getLogger(__name__)
 
 
 def read_pairs(path: str | Path, min_margin: float = 0.0) -> list[tuple[str, str]]:
-    """(source, candidate) names from the search CSV (sps.search.io.read_pairs_csv)."""
-    from ...search.io import read_pairs_csv
+    """(source, candidate) names from the search CSV (sps.search.io.read_pseudo_pairs)."""
+    from ...search.io import read_pseudo_pairs
 
-    pairs = read_pairs_csv(path, min_margin=min_margin or None)
+    pairs = read_pseudo_pairs(path, min_margin=min_margin or None)
     return [(p.source, p.candidate) for p in pairs]
 
 
@@ -71,7 +71,7 @@ class SemanticStage(Stage):
     export_names = {"G_S": "semantic_generator"}
 
     def build(self) -> None:
-        from ...data import PersonDataset, resolve_folder
+        from ...data import PersonDataset, person_folder
         from ..common import data_root_of
 
         c: SemanticConfig = self.cfg
@@ -86,7 +86,7 @@ class SemanticStage(Stage):
         train_parts: list[PseudoPairs] = []
         self.val_sets: dict[str, PseudoPairs] = {}
         for path, name in zip(pair_files, folders):
-            base = PersonDataset(resolve_folder(name, data_root_of(c)), tuple(c.canvas), heatmaps=False,
+            base = PersonDataset(person_folder(name, data_root_of(c)), tuple(c.canvas), heatmaps=False,
                                  parsing_dir=dirs.get(name))
             parsed = {n for n, ok in zip(base.names, base.has_parsing) if ok}  # in keypoints.csv, with a map
             pairs = [(a, b) for a, b in read_pairs(path, c.max_margin) if a in parsed and b in parsed]
