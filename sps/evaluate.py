@@ -299,7 +299,7 @@ def _parse_ablation(text: str) -> tuple[str, str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m sps.evaluate", description="Evaluate pose transfer on pairs.csv.")
     ap.add_argument("--pairs", required=True, help="pairs.csv of a person folder (images/, keypoints.csv beside it)")
-    ap.add_argument("--weights", default=None, help="pipeline folder or Hub repo id (default <repo>/weights)")
+    ap.add_argument("--weights", default="weights", help="pipeline folder or Hub repo id (default: weights)")
     ap.add_argument("--out", default="eval_out", help="output folder")
     ap.add_argument("--limit", type=int, default=None, help="first N pairs only")
     ap.add_argument("--ablation", action="append", type=_parse_ablation, default=[], metavar="NAME=DIR",

@@ -14,7 +14,7 @@ from typing import Iterable, Mapping
 import numpy as np
 import torch
 
-from .errors import KeypointError
+from .errors import KeypointError, TooFewKeypointsError
 
 NUM_KEYPOINTS = 18
 MISSING = -1.0
@@ -72,6 +72,21 @@ def visible(kps: np.ndarray | torch.Tensor):
 def num_visible(kps: np.ndarray) -> int:
     """Number of visible joints of one pose."""
     return int(visible(np.asarray(kps)).sum())
+
+
+# Joints the part transforms need at the least: neck and both shoulders (torso and arm anchors).
+REQUIRED_JOINTS: tuple[int, ...] = (1, 2, 5)
+
+
+def check_required_joints(kps: np.ndarray, where: str = "pose") -> None:
+    """The one rule for a usable pose (source or target): raise TooFewKeypointsError naming the missing
+    joints among the neck and both shoulders."""
+    vis = visible(np.asarray(kps))
+    missing = [KEYPOINT_NAMES[j] for j in REQUIRED_JOINTS if not vis[j]]
+    if missing:
+        raise TooFewKeypointsError(
+            f"{where}: the pose needs at least the neck and both shoulders; missing: {', '.join(missing)} "
+            f"({int(vis.sum())} of 18 joints visible)")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--folder", required=True, help="person folder (images/ + keypoints.csv)")
     ap.add_argument("--out", required=True, help="folder for the label PNGs")
-    ap.add_argument("--weights", default=None, help="pipeline folder or Hub repo id (default <repo>/weights)")
+    ap.add_argument("--weights", default="weights", help="pipeline folder or Hub repo id (default: weights)")
     ap.add_argument("--split", choices=("train", "test"), help="only the images of this identity split (sps.splits)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads")
     args = ap.parse_args(argv)

@@ -14,7 +14,8 @@ from sps import SPSPipeline
 from sps import edits as E
 from sps import pose as K
 from sps.errors import ImageReadError, KeypointError, NoPersonError, ParsingError, TooFewKeypointsError, WeightsError
-from sps.pipeline import PipelineResult, _labels_to_canvas
+from sps.canvas import Canvas
+from sps.pipeline import PipelineResult
 
 from fixtures_pipeline import (build_random_pipeline, move_arm, person_parsing, person_pose,  # noqa: F401
                                 random_pipeline, random_pipeline_dir)
@@ -137,7 +138,7 @@ def test_transfer_texture_uses_person_parsing_and_pose(random_pipeline):
     canvas = random_pipeline.canvas
     # G_A got exactly the person's parsing as its target (one-hot on the canvas)
     np.testing.assert_array_equal(res.canvas["target_probs"].argmax(1)[0].numpy(),
-                                  _labels_to_canvas(ppar, (128, 64), canvas, "t"))
+                                  Canvas.fit((128, 64), canvas).labels(ppar))
     np.testing.assert_allclose(res.target_keypoints[K.visible(pk)], pk[K.visible(pk)], atol=1e-3)
     assert res.source_image.size == (96, 96)  # the clothes photo is the source
 
@@ -216,7 +217,7 @@ def test_pipe_edit_regenerates_with_edited_map(random_pipeline):
     res = random_pipeline.edit(img, edited, source_keypoints=kps, source_parsing=par)
     assert res.task == "edit" and res.image.size == (w, h)
     np.testing.assert_array_equal(res.canvas["target_probs"].argmax(1)[0].numpy(),
-                                  _labels_to_canvas(edited, (h, w), random_pipeline.canvas, "t"))
+                                  Canvas.fit((h, w), random_pipeline.canvas).labels(edited))
     np.testing.assert_allclose(res.target_keypoints[K.visible(kps)], kps[K.visible(kps)], atol=1e-3)
     with pytest.raises(ParsingError):
         random_pipeline.edit(img, edited[:10], source_keypoints=kps, source_parsing=par)
@@ -310,6 +311,7 @@ def test_ablation_folder_settings(random_pipeline, random_pipeline_dir, tmp_path
 
     from sps.errors import SPSError
     from sps.evaluate import load_ablation
+    from sps.models import SPSModelConfig
     from sps.pipeline import PipelineSettings
 
     folder = tmp_path / "abl"
@@ -317,9 +319,9 @@ def test_ablation_folder_settings(random_pipeline, random_pipeline_dir, tmp_path
     plain = load_ablation(folder, random_pipeline)
     assert plain.settings == random_pipeline.settings and plain.appearance_generator is random_pipeline.appearance_generator
     assert plain.semantic_generator is not random_pipeline.semantic_generator
-    dataclasses.replace(random_pipeline.settings, target_parsing="hard", background="generated").save(folder)
+    dataclasses.replace(random_pipeline.settings, model=SPSModelConfig(target_parsing="hard"), background="generated").save(folder)
     own = load_ablation(folder, random_pipeline)
-    assert own.settings == PipelineSettings.load(folder) and own.settings.target_parsing == "hard"
+    assert own.settings == PipelineSettings.load(folder) and own.settings.model.target_parsing == "hard"
     with pytest.raises(SPSError, match="no network sub-folder"):
         load_ablation(tmp_path, random_pipeline)
 
@@ -336,7 +338,7 @@ _has_weights = all((SHIPPED / s / "model.safetensors").is_file()
 @pytest.mark.shipped_weights
 @pytest.mark.skipif(not _has_weights, reason="no trained weights in weights/ (the lead ships them)")
 def test_shipped_weights_on_a_deepfashion_pair(data_root):
-    pipe = SPSPipeline.from_pretrained()
+    pipe = SPSPipeline.from_pretrained(SHIPPED)
     img, kps, _ = _real(data_root, "deepfashion", 0)
     other, okps, _ = _real(data_root, "deepfashion", 1)
     res = pipe(img, other)  # everything estimated: parser, pose estimator on both photos
@@ -386,11 +388,11 @@ def test_target_parsing_is_cut_to_the_target_body(random_pipeline):
     target = kps.copy()
     target[8:14] = -1  # no legs: the lower half of the canvas is far from the target body
     free = random_pipeline(img, target, source_keypoints=kps, source_parsing=par)
-    random_pipeline.settings.target_margin = 0.05
+    random_pipeline.settings.model.target_margin = 0.05
     try:
         cut = random_pipeline(img, target, source_keypoints=kps, source_parsing=par)
     finally:
-        random_pipeline.settings.target_margin = 0.0
+        random_pipeline.settings.model.target_margin = 0.0
     probs = cut.canvas["target_probs"][0]  # (10, H, W)
     ch = probs.shape[1]
     assert (probs[0, -ch // 6:] == 1).all()  # bottom rows: background only
@@ -405,7 +407,13 @@ def test_settings_are_validated(tmp_path):
     with pytest.raises(ValueError, match="background"):
         PipelineSettings(background="blue")
     with pytest.raises(ValueError, match="target_margin"):
-        PipelineSettings(target_margin=-0.1)
+        PipelineSettings(model={"target_margin": -0.1})
+    with pytest.raises(ValueError, match="person_margin"):
+        PipelineSettings(person_margin=1.5)
+    # files written before the `model` section: its keys at the top level still count
     (tmp_path / "pipeline.json").write_text('{"target_parsing": "hard", "person_margin": 0.2, "unknown": 1}')
     s = PipelineSettings.load(tmp_path)
-    assert s.target_parsing == "hard" and s.person_margin == 0.2 and s.background == "source"
+    assert s.model.target_parsing == "hard" and s.person_margin == 0.2 and s.background == "source"
+    s.save(tmp_path)  # nested now, and it reads back equal
+    assert PipelineSettings.load(tmp_path) == s
+    assert '"model"' in (tmp_path / "pipeline.json").read_text()

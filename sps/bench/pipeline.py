@@ -51,22 +51,23 @@ def _inputs():
         return img, kps, kps[::1].copy(), "synthetic 256x176"
 
 
-def child(preset: str, repeats: int, warmup: int, threads: int) -> dict:
+def child(preset: str, repeats: int, warmup: int, threads: int, weights: str) -> dict:
     import numpy as np
     import torch
 
     torch.set_num_threads(threads)
     from sps import pose as K
-    from sps.pipeline import DEFAULT_WEIGHTS, SPSPipeline
+    from sps.pipeline import SPSPipeline
 
     rss0 = _rss_mb()
     shipped = False
-    if (DEFAULT_WEIGHTS / "appearance_generator" / "config.json").is_file():
-        cfg = json.loads((DEFAULT_WEIGHTS / "appearance_generator" / "config.json").read_text())
+    config_file = Path(weights) / "appearance_generator" / "config.json"
+    if config_file.is_file():
+        cfg = json.loads(config_file.read_text())
         from sps.models import AppearanceGeneratorConfig
 
         if tuple(cfg.get("canvas", ())) == tuple(AppearanceGeneratorConfig.preset(preset).canvas):
-            pipe, shipped = SPSPipeline.from_pretrained(), True
+            pipe, shipped = SPSPipeline.from_pretrained(weights), True
     if not shipped:
         pipe = SPSPipeline.from_preset(preset)
         pipe.settings.min_person_fraction = 0.0
@@ -97,17 +98,19 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--weights", default="weights", help="pipeline folder for the presets it fits (default: weights)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--json", default=None, help="also write the raw results to this file")
     args = ap.parse_args(argv)
     if args.child:
-        print(json.dumps(child(args.child, args.repeats, args.warmup, args.threads)))
+        print(json.dumps(child(args.child, args.repeats, args.warmup, args.threads, args.weights)))
         return
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
     rows = []
     for preset in args.presets.split(","):
         out = subprocess.run([sys.executable, "-m", "sps.bench", "pipeline", "--child", preset, "--repeats",
-                              str(args.repeats), "--warmup", str(args.warmup), "--threads", str(args.threads)],
+                              str(args.repeats), "--warmup", str(args.warmup), "--threads", str(args.threads),
+                              "--weights", str(Path(args.weights).resolve())],
                              capture_output=True, text=True, env=env, cwd=Path(__file__).resolve().parents[2])
         if out.returncode != 0:
             print(f"preset {preset} failed:\n{out.stderr[-2000:]}", file=sys.stderr)
