@@ -9,6 +9,8 @@
 - ``pckh``: the PATN / PG2 convention: a joint is right when it is within 0.5 x the head box (width, height) of
   the target pose, per axis; the head box spans the target's visible nose, neck, eyes and ears (>= 2 needed,
   else the image is skipped); the denominator is the target's visible joints.
+- ``colour_shift``: the mean CIELAB a* and b* (D65, sRGB) of the generated image minus the target's, inside a
+  person mask: a systematic colour cast shows as a mean shift over many pairs (e.g. greens turning blue: +a*, -b*).
 - ``ParsingIoU``: per-class intersection and union summed over the data set, mIoU over the classes present.
 - ``fid_from_features`` / ``kid_from_features``: Frechet distance and kernel inception distance (unbiased MMD^2,
   cubic polynomial kernel) of any feature sets; ``PooledFeatures`` pools EfficientNet-Lite0 maps
@@ -137,6 +139,35 @@ def pckh(preds: list[np.ndarray], targets: list[np.ndarray], alpha: float = 0.5)
 
 # ----------------------------------------------------------------------------------------------
 # Parsing mIoU
+# ----------------------------------------------------------------------------------------------
+# Colour
+# ----------------------------------------------------------------------------------------------
+
+_SRGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
+                         [0.2126729, 0.7151522, 0.0721750],
+                         [0.0193339, 0.1191920, 0.9503041]])
+_D65_WHITE = np.array([0.95047, 1.0, 1.08883])
+
+
+def rgb_to_lab(img: np.ndarray) -> np.ndarray:
+    """(..., 3) uint8 sRGB -> (..., 3) float64 CIELAB (D65): L* in [0, 100], a*, b* roughly [-128, 127]."""
+    c = np.asarray(img, np.float64) / 255.0
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    xyz = lin @ _SRGB_TO_XYZ.T / _D65_WHITE
+    eps = (6 / 29) ** 3
+    f = np.where(xyz > eps, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
+
+
+def colour_shift(generated: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None) -> tuple[float, float]:
+    """(delta a*, delta b*): mean a* and b* of ``generated`` minus those of ``target`` over ``mask`` (H, W) bool
+    (every pixel when None or empty). Positive delta a* = redder / less green, negative delta b* = bluer."""
+    if mask is None or not np.asarray(mask).any():
+        mask = np.ones(np.asarray(target).shape[:2], bool)
+    ga, ta = rgb_to_lab(generated)[mask], rgb_to_lab(target)[mask]
+    return float(ga[:, 1].mean() - ta[:, 1].mean()), float(ga[:, 2].mean() - ta[:, 2].mean())
+
+
 # ----------------------------------------------------------------------------------------------
 
 @dataclass

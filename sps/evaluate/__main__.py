@@ -1,0 +1,55 @@
+"""``python -m sps.evaluate --pairs PAIRS.csv [--weights weights] [--peers DIR] ...``"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import torch
+
+from ..errors import SPSError
+from .report import markdown_table
+from .run import evaluate
+
+
+def _parse_ablation(text: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected NAME=DIR, got {text!r}")
+    name, d = text.split("=", 1)
+    return name.strip(), d.strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m sps.evaluate", description="Evaluate pose transfer on pairs.csv.")
+    ap.add_argument("--pairs", required=True, help="pairs.csv of a person folder (images/, keypoints.csv beside it)")
+    ap.add_argument("--weights", default="weights", help="pipeline folder or Hub repo id (default: weights)")
+    ap.add_argument("--out", default="eval_out", help="output folder")
+    ap.add_argument("--limit", type=int, default=None, help="first N pairs only")
+    ap.add_argument("--ablation", action="append", type=_parse_ablation, default=[], metavar="NAME=DIR",
+                    help="extra pipeline folder (sub-folders present replace ours); repeatable")
+    ap.add_argument("--peers", default=None, metavar="DIR",
+                    help="published outputs METHOD/FROM__TO.png (e.g. ../shared/data/deepfashion/peers): a row per "
+                         "method on its pairs, and ours on exactly the same pairs")
+    ap.add_argument("--no-fid", action="store_true", help="skip FID/KID (no EfficientNet-Lite0 features)")
+    ap.add_argument("--grid-rows", type=int, default=6)
+    ap.add_argument("--split", default="test", choices=("test", "train", "all"),
+                    help="identity split of the pairs (default test: identities never trained on)")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        summary = evaluate(args.pairs, args.weights, args.out, args.limit, dict(args.ablation), not args.no_fid,
+                           args.grid_rows, split=None if args.split == "all" else args.split, peers=args.peers)
+    except SPSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(markdown_table(summary))
+    print(f"\nwritten: {Path(args.out) / 'results.md'}, metrics.csv, per_pair.csv, grid.png")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,95 @@
+"""The evaluation: every method and published peer on the same held-out pairs, and the colour-shift metric."""
+from __future__ import annotations
+
+import csv
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sps import metrics as M
+from sps.errors import DataError
+from sps.evaluate import read_peers
+from sps.evaluate.__main__ import main
+from sps.evaluate.run import select_pairs
+
+from fixtures_pipeline import random_pipeline, random_pipeline_dir  # noqa: F401
+
+
+def _rows(path):
+    return {r["method"]: r for r in csv.DictReader(path.open())}
+
+
+def test_evaluate_cli_limit_4(random_pipeline_dir, data_root, tmp_path):
+    out = tmp_path / "eval"
+    pairs = data_root / "deepfashion" / "pairs.csv"
+    rc = main(["--pairs", str(pairs), "--weights", str(random_pipeline_dir), "--out", str(out), "--limit", "4",
+               "--ablation", f"same={random_pipeline_dir}", "--threads", "1"])
+    assert rc == 0
+    table = (out / "results.md").read_text()
+    for name in ("copy source", "part warp (no learning)", "ours", "parser map of real target", "same",
+                 "SSIM", "mask-SSIM", "PCKh", "mIoU", "Δa*", "Δb*", "colour err", "FID-EffNetLite0"):
+        assert name in table
+    by = _rows(out / "metrics.csv")
+    assert float(by["ours"]["SSIM"]) == pytest.approx(float(by["same"]["SSIM"]))  # same weights, same numbers
+    assert 0 < float(by["copy source"]["SSIM"]) < 1 and by["ours"]["pairs"] == "4"
+    assert len(list(csv.DictReader((out / "per_pair.csv").open()))) == 4
+    grid = Image.open(out / "grid.png")
+    assert grid.width > 5 * 176 and grid.height > 256
+
+
+def test_peers_are_scored_on_their_own_pairs(random_pipeline_dir, data_root, tmp_path):
+    """A fake 'oracle' peer that published the real targets for two held-out pairs scores SSIM 1 and no colour
+    shift; ours gets a row on exactly those two pairs; a 'blue' peer shows its cast in Δb*."""
+    pairs, _ = select_pairs(data_root / "deepfashion" / "pairs.csv", "test", None)
+    peers = tmp_path / "peers"
+    for method in ("oracle", "blue"):
+        (peers / method).mkdir(parents=True)
+    for a, b in pairs[:2]:
+        tgt = np.asarray(Image.open(data_root / "deepfashion" / "images" / b).convert("RGB"))
+        name = f"{a[:-4]}__{b[:-4]}.png"
+        Image.fromarray(tgt).save(peers / "oracle" / name)
+        blue = np.clip(tgt.astype(int) + (-25, -10, 40), 0, 255).astype(np.uint8)
+        Image.fromarray(blue).save(peers / "blue" / name)
+    out = tmp_path / "eval"
+    rc = main(["--pairs", str(data_root / "deepfashion" / "pairs.csv"), "--weights", str(random_pipeline_dir),
+               "--out", str(out), "--limit", "3", "--peers", str(peers), "--no-fid", "--threads", "1"])
+    assert rc == 0
+    by = _rows(out / "metrics.csv")
+    assert by["oracle (published)"]["pairs"] == "2" and float(by["oracle (published)"]["SSIM"]) == pytest.approx(1.0)
+    assert abs(float(by["oracle (published)"]["Δb*"])) < 1e-6
+    assert float(by["blue (published)"]["Δb*"]) < -10  # bluer than the target
+    ours_same = by["ours, on the same 2 pairs"]
+    assert ours_same["pairs"] == "2" and float(ours_same["SSIM"]) != pytest.approx(float(by["ours"]["SSIM"]))
+
+
+def test_read_peers_checks_names(tmp_path):
+    (tmp_path / "m").mkdir()
+    Image.new("RGB", (4, 4)).save(tmp_path / "m" / "a__b.png")
+    assert read_peers(tmp_path, {"a.jpg", "b.jpg"}) == {"m": {("a.jpg", "b.jpg"): tmp_path / "m" / "a__b.png"}}
+    with pytest.raises(DataError, match="no image named"):
+        read_peers(tmp_path, {"a.jpg"})
+    Image.new("RGB", (4, 4)).save(tmp_path / "m" / "nopair.png")
+    with pytest.raises(DataError, match="FROM__TO"):
+        read_peers(tmp_path)
+    shutil.rmtree(tmp_path / "m")
+    with pytest.raises(DataError, match="no METHOD"):
+        read_peers(tmp_path)
+
+
+def test_colour_shift_detects_a_cast():
+    rng = np.random.default_rng(0)
+    target = rng.integers(30, 220, (64, 48, 3)).astype(np.uint8)
+    assert M.colour_shift(target, target) == (0.0, 0.0)
+    greener = np.clip(target.astype(int) + (-20, 20, -20), 0, 255).astype(np.uint8)
+    da, db = M.colour_shift(greener, target)
+    assert da < -5  # a* falls when green rises
+    mask = np.zeros((64, 48), bool)
+    mask[:32] = True
+    half = target.copy()
+    half[32:] = 0  # outside the mask: ignored
+    assert M.colour_shift(half, target, mask) == (0.0, 0.0)
+    # reference values of CIELAB (D65): white, pure red
+    np.testing.assert_allclose(M.rgb_to_lab(np.array([[255, 255, 255], [255, 0, 0]], np.uint8)),
+                               [[100, 0, 0], [53.24, 80.09, 67.20]], atol=0.02)
