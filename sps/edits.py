@@ -19,7 +19,7 @@ import numpy as np
 from . import parsing as P
 from . import pose as K
 from .errors import TooFewKeypointsError
-from .parts import PART_NAMES, part_masks
+from .parts import PART_NAMES, part_masks, segment_distance
 
 BG, FACE, HAIR, UPPER, PANTS, SKIRT, L_ARM, R_ARM, L_LEG, R_LEG = range(10)
 _PART = {name: i for i, name in enumerate(PART_NAMES)}
@@ -44,15 +44,6 @@ def _along(kps: np.ndarray, a: int, b: int, shape: tuple[int, int]) -> np.ndarra
     p, q = kps[a], kps[b]
     d = q - p
     return ((xx - p[0]) * d[0] + (yy - p[1]) * d[1]) / max(float(d @ d), 1e-6)
-
-
-def _segment_distance(shape: tuple[int, int], p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """(H, W) distance of each pixel to the segment p -> q (xy)."""
-    h, w = shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    d = q - p
-    t = np.clip(((xx - p[0]) * d[0] + (yy - p[1]) * d[1]) / max(float(d @ d), 1e-6), 0.0, 1.0)
-    return np.hypot(xx - p[0] - t * d[0], yy - p[1] - t * d[1])
 
 
 def _need(kps: np.ndarray, joints: tuple[int, ...], what: str) -> None:
@@ -105,16 +96,16 @@ def shorter_sleeves(parsing: np.ndarray, kps: np.ndarray, keep: float = 0.35) ->
     midline = None  # neck -> mid-hip: on the torso mask, a pixel nearer an arm bone than this is arm
     if vis[1] and (vis[8] or vis[11]):
         hips = kps[[j for j in (8, 11) if vis[j]]].mean(0)
-        midline = _segment_distance(index.shape, kps[1], hips)
+        midline = segment_distance(index.shape, kps[1], hips)
     for side in sides:
         sh, el, wr = _ARM[side]
         arm = masks[_PART[f"{side}_upper_arm"]] & (_along(kps, sh, el, index.shape) > keep)
         arm |= masks[_PART[f"{side}_forearm"]]
         on_body = torso
         if midline is not None:
-            bone = _segment_distance(index.shape, kps[sh], kps[el])
+            bone = segment_distance(index.shape, kps[sh], kps[el])
             if vis[wr]:
-                bone = np.minimum(bone, _segment_distance(index.shape, kps[el], kps[wr]))
+                bone = np.minimum(bone, segment_distance(index.shape, kps[el], kps[wr]))
             on_body = torso & (midline <= bone)
         out[arm & ~on_body & (index == UPPER)] = _ARM_LABEL[side]
     return out

@@ -68,9 +68,21 @@ FLIP_LABELS: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 7, 6, 9, 8)
 
 def validate_labels(index: np.ndarray, num_labels: int = NUM_LABELS, where: str = "parsing map") -> np.ndarray:
     """Check an (H, W) label map holds only ids in [0, num_labels); return it as int64."""
-    arr = np.asarray(index)
+    try:
+        arr = np.asarray(index)
+    except (TypeError, ValueError) as exc:
+        raise ParsingError(f"{where}: cannot read a label map from {type(index).__name__} ({exc})") from None
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise ParsingError(f"{where}: expected an (H, W) array of label ids, got {type(index).__name__} "
+                           f"of dtype {arr.dtype}")
     if arr.ndim != 2:
         raise ParsingError(f"{where}: expected an (H, W) label map, got shape {arr.shape}")
+    if np.issubdtype(arr.dtype, np.floating):
+        if not np.isfinite(arr).all():
+            raise ParsingError(f"{where}: label map contains NaN or infinity")
+        if (arr != np.round(arr)).any():
+            raise ParsingError(f"{where}: label ids must be whole numbers, got fractional values "
+                               f"(e.g. {float(arr[arr != np.round(arr)][0])}); pass argmax of soft maps")
     if arr.size and (arr.min() < 0 or arr.max() >= num_labels):
         bad = sorted(set(np.unique(arr[(arr < 0) | (arr >= num_labels)]).tolist()))[:5]
         raise ParsingError(f"{where}: labels {bad} out of range [0, {num_labels - 1}]")

@@ -316,3 +316,12 @@ def warp_image_by_parts(
     theta, _ = part_transforms_torch(src_kps, tgt_kps, size)
     masks = part_masks_torch(tgt_kps, size)
     return merge_parts(warp_parts(src, theta, masks), reduce)
+
+
+def segment_distance(shape: tuple[int, int], p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """(H, W) distance of each pixel of an image of ``shape`` to the segment p -> q (xy)."""
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    d = np.asarray(q, np.float32) - np.asarray(p, np.float32)
+    t = np.clip(((xx - p[0]) * d[0] + (yy - p[1]) * d[1]) / max(float(d @ d), 1e-6), 0.0, 1.0)
+    return np.hypot(xx - p[0] - t * d[0], yy - p[1] - t * d[1])

@@ -391,3 +391,29 @@ def test_settings_are_validated(tmp_path):
     s.save(tmp_path)  # nested now, and it reads back equal
     assert PipelineSettings.load(tmp_path) == s
     assert '"model"' in (tmp_path / "pipeline.json").read_text()
+
+
+# ------------------------------------------------------------------------------------------------
+# Bad input: a specific error, never an AttributeError, ZeroDivisionError or a silent blank
+# ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda p, img, k: p(None, k, source_keypoints=k), ImageReadError, "got NoneType"),
+    (lambda p, img, k: p({"a": 1}, k, source_keypoints=k), ImageReadError, "got dict"),
+    (lambda p, img, k: p(img, None, source_keypoints=k), KeypointError, "got NoneType"),
+    (lambda p, img, k: p(img, {"pose": 1}, source_keypoints=k), KeypointError, "got dict"),
+    (lambda p, img, k: p(img, k, source_keypoints=k, target_size=(0, 0)), KeypointError, "positive"),
+    (lambda p, img, k: p(img, np.full((18, 2), 1e9), source_keypoints=k), KeypointError, "far outside"),
+    (lambda p, img, k: p(img, k, source_keypoints={"k": 1}), KeypointError, "got dict"),
+    (lambda p, img, k: p(img, k, source_keypoints=k, source_parsing=np.full((64, 48), 1.5)), ParsingError,
+     "whole numbers"),
+    (lambda p, img, k: p(img, k, source_keypoints=k, source_parsing=np.full((64, 48), np.nan)), ParsingError,
+     "NaN"),
+    (lambda p, img, k: p.edit(img, {"map": 1}, source_keypoints=k), ParsingError, "label ids"),
+])
+def test_bad_inputs_raise_specific_errors(random_pipeline, call, error, words):
+    img, kps = _photo(64, 48, 11), person_pose(64, 48)
+    with pytest.raises(error, match=words):
+        call(random_pipeline, img, kps)
+    res = random_pipeline(img, kps, source_keypoints=kps, source_parsing=person_parsing(64, 48, kps))
+    assert res.image.size == (48, 64)  # the pipeline is unharmed

@@ -32,10 +32,16 @@ class Photo:
         return self.canvas.photo
 
 
+IMAGE_TYPES = (str, Path, bytes, bytearray, Image.Image, np.ndarray, torch.Tensor)
+
+
 def read_image(image: Any, where: str) -> np.ndarray:
     """Any supported image input -> (H0, W0, 3) uint8, or ImageReadError saying what is wrong."""
     from ..data import load_image
 
+    if not isinstance(image, IMAGE_TYPES):
+        raise ImageReadError(f"{where}: expected a file path, encoded bytes, a PIL image or an (H, W, 3) array, "
+                             f"got {type(image).__name__}")
     try:
         arr = load_image(image)
     except ImageReadError:
@@ -76,9 +82,34 @@ def as_numpy(x: Any) -> np.ndarray:
         raise KeypointError(f"keypoints: cannot convert to an array ({exc})") from None
 
 
+def check_grid(grid: Any, where: str) -> tuple[int, int]:
+    """A keypoint grid (H, W) of positive whole numbers, or KeypointError."""
+    try:
+        h, w = (float(v) for v in grid)
+    except (TypeError, ValueError):
+        raise KeypointError(f"{where}: expected a size (H, W), got {grid!r}") from None
+    if not (h >= 1 and w >= 1 and h == int(h) and w == int(w)):
+        raise KeypointError(f"{where}: the size (H, W) must be positive whole numbers, got {tuple(grid)!r}")
+    return int(h), int(w)
+
+
 def keypoints_on_canvas(keypoints: Any, grid: tuple[int, int], canvas_size: tuple[int, int], where: str) -> np.ndarray:
-    """Given (18, 2) xy keypoints on a photo's ``grid`` (H, W), checked, -> the model canvas."""
-    return Canvas.fit(grid, canvas_size).keypoints(K.validate_keypoints(as_numpy(keypoints), where=where))
+    """Given (18, 2) xy keypoints on a photo's ``grid`` (H, W), checked, -> the model canvas.
+
+    Visible joints may lie a little outside the grid (a pose cut by the frame), but not farther than the grid's
+    own size: such coordinates belong to another grid (pass ``target_size``) or are nonsense.
+    """
+    if keypoints is None or isinstance(keypoints, dict):
+        raise KeypointError(f"{where}: expected 18 (x, y) keypoints, got {type(keypoints).__name__}")
+    kps = K.validate_keypoints(as_numpy(keypoints), where=where)
+    h, w = check_grid(grid, where)
+    vis = K.visible(kps)
+    far = vis & ((kps[:, 0] > 2 * w) | (kps[:, 1] > 2 * h))
+    if far.any():
+        j = int(np.flatnonzero(far)[0])
+        raise KeypointError(f"{where}: {K.KEYPOINT_NAMES[j]} at ({kps[j, 0]:.6g}, {kps[j, 1]:.6g}) lies far outside "
+                            f"the {h}x{w} grid of the keypoints (pass target_size when they belong to another one)")
+    return Canvas.fit((h, w), canvas_size).keypoints(kps)
 
 
 def labels_on_canvas(index: Any, canvas: Canvas, where: str) -> np.ndarray:

@@ -15,10 +15,10 @@ from PIL import Image
 
 from .. import parsing as P
 from .. import pose as K
-from ..errors import NoPersonError
+from ..errors import KeypointError, NoPersonError
 from ..models.sps_model import SPSModel, SPSOutput, body_region
 from .baselines import background_colour, warp_baseline
-from .inputs import Photo, is_keypoint_like, keypoints_on_canvas, labels_on_canvas, place
+from .inputs import Photo, check_grid, is_keypoint_like, keypoints_on_canvas, labels_on_canvas, place
 from .result import PipelineResult
 from .settings import PipelineSettings
 from .weights import COMPONENTS, load_networks, resolve_weights
@@ -179,8 +179,11 @@ class SPSPipeline:
     def _target_keypoints(self, target_pose: Any, src: Photo, target_size: tuple[int, int] | None,
                           timer: _Timer) -> np.ndarray:
         """Target keypoints on the canvas from an (18, 2) array (source grid or ``target_size``) or a photo."""
+        if target_pose is None or isinstance(target_pose, dict):
+            raise KeypointError(f"target pose: expected 18 (x, y) keypoints or a photo of a person, "
+                                f"got {type(target_pose).__name__}")
         if is_keypoint_like(target_pose):
-            grid = tuple(target_size) if target_size is not None else src.size
+            grid = check_grid(target_size, "target_size") if target_size is not None else src.size
             kps = keypoints_on_canvas(target_pose, grid, self.canvas, "target pose")
         else:
             with timer("pose"):
