@@ -1,4 +1,5 @@
-# The two newcomer commands (see README): `make demo` and `make test`. Both set themselves up.
+# The two newcomer commands (see README): `make demo` and `make test`. Both set themselves up
+# (the pinned requirements, then the `sps` package itself, editable: `pip install -e .`).
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -9,10 +10,10 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
 install: $(BIN)/python
-	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt -e .
 
 install-dev: $(BIN)/python
-	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt -e .
 
 # Debian's chromium for the browser test (never `playwright install`); needs root or sudo.
 chromium:

@@ -1,6 +1,10 @@
 """Publish a pipeline folder to the Hugging Face Hub.
 
+    python -m sps.hub check [--folder weights]
     python -m sps.hub push --repo-id ORG/NAME [--private] [--folder weights] [--message "..."]
+
+``--folder`` is the pipeline folder to publish; it defaults to ``weights`` *in the current directory* (the
+repository root of a clone), never to a path guessed from where the package is installed.
 
 The folder must be a complete pipeline (``SPSPipeline.from_pretrained`` can load it): the four network
 sub-folders, each with ``config.json``, ``model.safetensors`` and its model card ``README.md``, and the
@@ -15,9 +19,11 @@ import sys
 from pathlib import Path
 
 from .errors import WeightsError
-from .pipeline import COMPONENTS, DEFAULT_WEIGHTS, PIPELINE_FILE
+from .pipeline import COMPONENTS, PIPELINE_FILE
 
 log = logging.getLogger(__name__)
+
+DEFAULT_FOLDER = "weights"  # relative to the current directory: the repository root of a clone
 
 IGNORE_PATTERNS = ["*.pyc", "__pycache__/*", ".DS_Store", "*.tmp", ".cache/*"]
 
@@ -74,16 +80,18 @@ def push(folder: str | Path, repo_id: str, private: bool = False, token: str | N
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``check`` or ``push``; returns the exit code (2 on an incomplete folder)."""
     ap = argparse.ArgumentParser(prog="python -m sps.hub", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("push", help="upload a pipeline folder (weights + model cards) to the Hub")
     p.add_argument("--repo-id", required=True, help="ORG/NAME")
-    p.add_argument("--folder", default=str(DEFAULT_WEIGHTS), help="pipeline folder (default: <repo>/weights)")
+    folder_help = f"pipeline folder (default: {DEFAULT_FOLDER!r}, relative to the current directory)"
+    p.add_argument("--folder", default=DEFAULT_FOLDER, help=folder_help)
     p.add_argument("--private", action="store_true", help="create the repo as private")
     p.add_argument("--message", default=None, help="commit message")
     p.add_argument("--token", default=None, help="Hub token (default: HF_TOKEN / the cached login)")
     c = sub.add_parser("check", help="check a pipeline folder is complete and list what push would upload")
-    c.add_argument("--folder", default=str(DEFAULT_WEIGHTS))
+    c.add_argument("--folder", default=DEFAULT_FOLDER, help=folder_help)
     args = ap.parse_args(argv)
     try:
         if args.cmd == "check":

@@ -1,10 +1,11 @@
-"""``python -m sps.predict --folder FOLDER --out DIR``: parsing maps of a person folder, by the shipped parser.
+"""``python -m sps.predict --folder FOLDER --out DIR [--weights W]``: parsing maps of a person folder, by our parser.
 
 Writes ``DIR/<image stem>.png`` (mode L, one sps label id per pixel, the photo's size) for every image of
 ``FOLDER/keypoints.csv``, cut to the body region of the annotated keypoints. The maps stand in for ground truth
 where a data set has none (DeepFashion, Market), e.g. ``python -m sps.search --parsing-dir DIR --labels sps``
 (``--split train`` keeps the held-out identities out of the pseudo labels).
-Existing maps are kept (the command resumes).
+Existing maps are kept (the command resumes). ``--weights`` is a pipeline folder (``weights`` in a clone of the
+repository) or a Hub repo id; without it ``$SPS_WEIGHTS`` names one.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from . import pose as K
-from .data import load_image
+from .data import IMAGE_DIR, KEYPOINTS_FILE, load_image
 from .errors import DataError, SPSError
 from .splits import split_of
 
@@ -28,13 +29,14 @@ log = logging.getLogger(__name__)
 def predict_folder(folder: str | Path, out: str | Path, weights: str | Path | None = None,
                    split: str | None = None) -> tuple[int, int]:
     """Parse every image of ``folder`` (of one identity ``split`` of sps.splits, if given) into ``out``;
-    returns (written, skipped as already there or unreadable)."""
+    returns (written, skipped as already there or unreadable). ``weights``: as ``SPSPipeline.from_pretrained``
+    takes it (a pipeline folder or a Hub repo id; None: ``$SPS_WEIGHTS``)."""
     from .pipeline import SPSPipeline
 
     folder, out = Path(folder), Path(out)
-    if not (folder / "keypoints.csv").is_file():
-        raise DataError(f"{folder}: no keypoints.csv (a person folder holds images/ and keypoints.csv)")
-    poses = K.read_keypoints_csv(folder / "keypoints.csv")
+    if not (folder / KEYPOINTS_FILE).is_file():
+        raise DataError(f"{folder}: no {KEYPOINTS_FILE} (a person folder holds {IMAGE_DIR}/ and {KEYPOINTS_FILE})")
+    poses = K.read_keypoints_csv(folder / KEYPOINTS_FILE)
     if split:
         poses = {n: k for n, k in poses.items() if split_of(n) == split}
     out.mkdir(parents=True, exist_ok=True)
@@ -46,7 +48,7 @@ def predict_folder(folder: str | Path, out: str | Path, weights: str | Path | No
             skipped += 1
             continue
         try:
-            _, labels = pipe.analyse(load_image(folder / "images" / name), keypoints=kps)
+            _, labels = pipe.analyse(load_image(folder / IMAGE_DIR / name), keypoints=kps)
         except SPSError as exc:
             log.warning("%s: skipped (%s)", name, exc)
             skipped += 1

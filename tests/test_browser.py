@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "artifacts"
+SHIPPED = Path(os.environ.get("SPS_WEIGHTS") or REPO / "weights")  # the weights app.py uses by default
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 
@@ -26,7 +28,7 @@ pytestmark = [
 def server(tmp_path_factory):
     from sps.bench.app import AppServer, choose_weights
 
-    weights, shipped = choose_weights(tmp_path_factory.mktemp("weights"))
+    weights, shipped = choose_weights(tmp_path_factory.mktemp("weights"), weights=SHIPPED)
     if not shipped:
         warnings.warn(f"weights/ is incomplete: the browser test runs the app on random weights ({weights})")
     with AppServer(weights) as srv:
@@ -35,7 +37,7 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def photos():
-    from sps.app_ui import example_photos
+    from sps.app.presets import example_photos
 
     found = example_photos()
     if not found:
@@ -71,6 +73,9 @@ def test_pose_transfer_in_browser(browser, server, photos):
     ARTIFACTS.mkdir(exist_ok=True)
     requests: list[str] = []
     page = _page(browser, server, requests)
+    tabs = [t.strip() for t in page.get_by_role("tab").all_inner_texts()]
+    for name in ("Pose transfer", "Clothing texture transfer", "Edit the clothing layout"):
+        assert tabs.count(name) == 1, f"tab {name!r} shown {tabs.count(name)} times: {tabs}"
     page.locator("#source input[type=file]").set_input_files(photos[0])
     _image_loaded(page, "#source")
     page.locator("#preset-gallery button.thumbnail-item").nth(2).click()  # the third preset

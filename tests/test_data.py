@@ -1,4 +1,4 @@
-"""sps.data: real items on the canvas (shapes, alignment, flips, targets, pairs) and every bad-input error."""
+"""sps.data: real items on the canvas (shapes, alignment, flips, loader, pairs) and every bad-input error."""
 from __future__ import annotations
 
 import io
@@ -16,6 +16,7 @@ from torch.utils.data import ConcatDataset, DataLoader
 from sps import data as D
 from sps import parsing as P
 from sps import pose as K
+from sps.data.__main__ import main
 from sps.errors import DataError, ImageReadError, KeypointError, ParsingError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -144,63 +145,43 @@ def test_random_flips_are_deterministic_per_epoch(data_root):
     assert not D.PersonDataset(ds.folder, flip=False).is_flipped(i)
 
 
-def test_unpaired_targets(data_root):
-    base = D.PersonDataset(_folder(data_root, "viton/test"), canvas=(128, 96))
-    ds = D.UnpairedDataset(base, seed=0)
-    targets = [ds.target_index(i) for i in range(50)]
-    assert all(t != i for i, t in enumerate(targets)) and len(set(targets)) > 40
-    it = ds[7]
-    j = ds.target_index(7)
-    assert it["tgt_name"] == base.names[j] != it["name"]
-    np.testing.assert_allclose(it["tgt_kps"].numpy(), base.pose(j))
-    assert not torch.equal(it["tgt_kps"], it["kps"])
-    assert it["tgt_heatmaps"].shape == (18, 128, 96)
-    assert targets == [D.UnpairedDataset(base, seed=0).target_index(i) for i in range(50)]
-    assert targets != [D.UnpairedDataset(base, seed=1).target_index(i) for i in range(50)]
-    ds.set_epoch(1)
-    assert targets != [ds.target_index(i) for i in range(50)]
-
-
-def test_mixed_datasets_and_loader(data_root):
-    mixed = D.person_datasets(["viton", "deepfashion", "market"], root=data_root, split="test", canvas=(128, 96))
-    assert isinstance(mixed, ConcatDataset)
-    n_v, n_d = 2032, 347
-    assert len(mixed) == n_v + n_d + 455
-    ds = D.UnpairedDataset(mixed, seed=0)
-    # targets stay in the item's own folder (Market poses are not VITON poses)
-    for i in (0, n_v + 3, n_v + n_d + 5):
-        _, _, rng = D._locate(mixed, i)
-        assert ds.target_index(i) in rng and ds.target_index(i) != i
-    batch = next(iter(DataLoader(torch.utils.data.Subset(ds, [0, n_v + 3, n_v + n_d + 5]), batch_size=3)))
-    assert batch["image"].shape == (3, 3, 128, 96) and batch["tgt_kps"].shape == (3, 18, 2)
+def test_loader_batches_items_of_several_folders(data_root):
+    """The way training feeds data: PersonDatasets without heatmaps, concatenated, through a DataLoader."""
+    names = ["viton/test", "deepfashion", "market"]
+    parts = [D.PersonDataset(D.person_folder(n, data_root, split="test"), canvas=(128, 96), heatmaps=False)
+             for n in names]
+    mixed = ConcatDataset(parts)
+    n_v, n_d = len(parts[0]), len(parts[1])
+    assert (n_v, n_d, len(parts[2])) == (2032, 347, 455)
+    batch = next(iter(DataLoader(torch.utils.data.Subset(mixed, [0, n_v + 3, n_v + n_d + 5]), batch_size=3)))
+    assert batch["image"].shape == (3, 3, 128, 96) and batch["kps"].shape == (3, 18, 2)
+    assert batch["heatmaps"].shape == (3, 0, 128, 96)  # built batched on the device by the trainer
     assert batch["has_parsing"].tolist() == [True, False, False]
     assert len(batch["name"]) == 3
-    cfg = D.DataConfig(root=str(data_root), datasets=("market",), canvas=(64, 48))
-    assert len(cfg.build()) == 455 and cfg.build()[0]["image"].shape == (3, 64, 48)
+    np.testing.assert_array_equal(batch["kps"][1].numpy(), parts[1].pose(3, flip=False))
 
 
 @pytest.mark.parametrize("name,n", [("deepfashion", 185), ("market", 233)])
-def test_paired_dataset_reads_pairs_csv(data_root, name, n):
+def test_read_pairs_of_real_folders(data_root, name, n):
     folder = _folder(data_root, name)
-    ds = D.PairedDataset(folder, canvas=(128, 96))
-    assert len(ds) == n
+    ds = D.PersonDataset(folder, canvas=(128, 96))
+    pairs = D.read_pairs(folder / "pairs.csv", ds.names)
+    assert len(pairs) == n
     rows = (folder / "pairs.csv").read_text().splitlines()[1:]
-    it = ds[2]
-    assert f"{it['src_name']},{it['tgt_name']}" == rows[2]
-    assert it["src_image"].shape == it["tgt_image"].shape == (3, 128, 96)
-    assert not torch.equal(it["src_kps"], it["tgt_kps"])
-    flipped = D.PairedDataset(folder, canvas=(128, 96), flip=True)
-    assert all(flipped[i]["src_flipped"] == flipped[i]["tgt_flipped"] for i in range(6))
+    assert ",".join(pairs[2]) == rows[2]
+    assert all(a != b for a, b in pairs)
+    src, tgt = (ds[ds.index_of(x)] for x in pairs[2])
+    assert src["image"].shape == tgt["image"].shape == (3, 128, 96)
+    assert not torch.equal(src["kps"], tgt["kps"])
 
 
-def test_paired_spt_demo_with_explicit_pairs(data_root):
-    pairs = [("1_A.jpg", "1_B.jpg"), ("2_A.jpg", "2_B.jpg"), ("3_A.jpg", "3_B.jpg")]
-    ds = D.PairedDataset(_folder(data_root, "spt-demo"), canvas=(128, 96), pairs=pairs)
-    assert len(ds) == 3 and ds[1]["tgt_name"] == "2_B.jpg" and ds[1]["tgt_has_parsing"]
+def test_index_of_and_missing_pairs_file(data_root):
+    ds = D.PersonDataset(_folder(data_root, "spt-demo"), canvas=(128, 96))
+    assert ds.names[ds.index_of("2_B.jpg")] == "2_B.jpg" and ds[ds.index_of("2_B.jpg")]["has_parsing"]
     with pytest.raises(DataError, match="no image named 'nope.jpg'"):
-        D.PairedDataset(ds.base.folder, pairs=[("1_A.jpg", "nope.jpg")])
+        ds.index_of("nope.jpg")
     with pytest.raises(DataError, match="pairs file not found"):
-        D.PairedDataset(ds.base.folder)
+        D.read_pairs(ds.folder / "pairs.csv")
 
 
 def test_real_data_checks_clean(data_root):
@@ -398,19 +379,16 @@ def test_require_parsing_and_missing_folder_parts(make_person_folder, tmp_path):
 
 def test_bad_pairs_csv(make_person_folder):
     folder = make_person_folder(n=4)
+    names = D.PersonDataset(folder).names
+    (folder / "pairs.csv").write_text("from,to\nimg000.jpg,img001.jpg\n\nimg002.jpg, img003.jpg\n")
+    assert D.read_pairs(folder / "pairs.csv", names) == [("img000.jpg", "img001.jpg"), ("img002.jpg", "img003.jpg")]
     (folder / "pairs.csv").write_text("from,to\nimg000.jpg,img001.jpg\nimg002.jpg,ghost.jpg\n")
+    assert len(D.read_pairs(folder / "pairs.csv")) == 2  # without names, members are not checked
     with pytest.raises(DataError, match=r"pairs.csv:3.*ghost\.jpg"):
-        D.PairedDataset(folder)
+        D.read_pairs(folder / "pairs.csv", names)
     (folder / "pairs.csv").write_text("from,to\nimg000.jpg;img001.jpg\n")
     with pytest.raises(DataError, match=r"pairs.csv:2.*expected 'from,to'"):
-        D.PairedDataset(folder)
-
-
-def test_unpaired_synthetic(make_person_folder):
-    ds = D.UnpairedDataset(D.PersonDataset(make_person_folder(n=2), canvas=(32, 24)))
-    assert ds.target_index(0) == 1 and ds.target_index(1) == 0
-    with pytest.raises(DataError, match="at least 2"):
-        D.UnpairedDataset(D.PersonDataset(make_person_folder(n=1), canvas=(32, 24)))
+        D.read_pairs(folder / "pairs.csv", names)
 
 
 def test_check_folder_reports_all_problems(make_person_folder):
@@ -434,18 +412,47 @@ def test_check_folder_reports_all_problems(make_person_folder):
 def test_cli_exit_codes(make_person_folder, capsys):
     good = make_person_folder(n=3, name="good")
     root = good.parent
-    assert D.main(["check", str(root)]) == 0
+    assert main(["check", str(root)]) == 0
     out = capsys.readouterr().out
     assert "| good | 3 | 3 | 3 |" in out and "0 problem(s)" in out
     bad = make_person_folder(n=3, name="bad")
     (bad / "images" / "img000.jpg").unlink()
-    assert D.main(["check", str(root)]) == 1
+    assert main(["check", str(root)]) == 1
     out = capsys.readouterr().out
     assert "PROBLEM" in out and "img000.jpg" in out and "1 problem(s)" in out
-    assert D.main(["check", str(root / "nowhere")]) == 1
+    assert main(["check", str(root / "nowhere")]) == 1
     # the module entry point (one subprocess: the real `python -m sps.data`)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     res = subprocess.run([sys.executable, "-m", "sps.data", "check", str(root), "--full"], check=False,
                          capture_output=True,
                          text=True, env=env, cwd=REPO, timeout=120)
     assert res.returncode == 1 and "img000.jpg" in res.stdout, res.stderr
+
+
+def test_items_are_placed_with_the_canvas(make_person_folder):
+    """PersonDataset.get is Canvas.fit + image/labels/keypoints: the same placement as the pipeline's."""
+    from sps.canvas import Canvas
+
+    folder = make_person_folder(n=2, size=(30, 40))
+    ds = D.PersonDataset(folder, canvas=(48, 32))
+    it = ds.get(1, flip=False)
+    cv = Canvas.fit((30, 40), (48, 32))
+    assert ds.place(1) == cv
+    np.testing.assert_array_equal(_to_uint8(it["image"]), cv.image(D.load_image(ds.image_path(1))))
+    np.testing.assert_array_equal(it["parsing"].numpy(), cv.labels(np.asarray(Image.open(ds.parsing_path(1)))))
+    np.testing.assert_array_equal(it["kps"].numpy(), cv.keypoints(ds.kps[1]))
+    np.testing.assert_array_equal(ds.pose(1, flip=False), it["kps"].numpy())
+
+
+def test_data_bench_prints_its_tables(make_person_folder, capsys):
+    from sps.bench import data as bench
+
+    folder = make_person_folder(n=16, size=(32, 24))
+    bench.main(["--folder", str(folder), "--batches", "2", "--batch-size", "4", "--workers", "0", "--bank", "8",
+                "--repeats", "1", "--threads", "1"])
+    out = capsys.readouterr().out
+    assert out.startswith("machine: ") and "heatmaps off" in out
+    rows = [ln.strip("|").split("|") for ln in out.splitlines() if ln.startswith("| ") and "x" in ln.split("|")[1]]
+    assert [r[0].strip() for r in rows] == ["128x96", "256x192"] * 2 + ["256x192", "128x96"]
+    assert all(float(c) >= 0 for r in rows for c in r[1:])
+    assert all(float(r[2]) > 0 for r in rows[:2])  # samples/s of the loader

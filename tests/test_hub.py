@@ -72,6 +72,16 @@ def test_push_refuses_incomplete_folder(pipeline_folder, capsys):
     api.upload_folder.assert_not_called()
 
 
+def test_check_defaults_to_weights_in_the_current_directory(pipeline_folder, monkeypatch, capsys):
+    monkeypatch.chdir(pipeline_folder.parent)  # pipeline_folder is ./weights
+    assert hub.main(["check"]) == 0
+    listed = set(capsys.readouterr().out.split())
+    assert COMPONENT_FILES | {"README.md", "pipeline.json"} <= listed
+    monkeypatch.chdir(pipeline_folder)  # no ./weights here
+    assert hub.main(["check"]) == 2
+    assert "weights: pipeline folder not found" in capsys.readouterr().err
+
+
 def _fill_cache(hf_home: Path, repo_id: str, folder: Path, sha: str = "0123456789abcdef0123456789abcdef01234567"):
     """The Hub cache layout by hand: hub/models--ORG--NAME/{refs/main, snapshots/<sha>/...}."""
     repo_dir = hf_home / "hub" / ("models--" + repo_id.replace("/", "--"))

@@ -1,12 +1,12 @@
 """`python -m sps.bench app`: load test of the Gradio demo through its API.
 
-Starts ``python app.py`` on a free port (or uses ``--url`` of a running app), fires N concurrent
+Starts ``python app.py --weights W`` on a free port (or uses ``--url`` of a running app), fires N concurrent
 ``/transfer`` requests with ``gradio_client`` and prints a markdown table: errors, latency percentiles
 (p50 / p90 / p99, end to end including queueing), throughput and the server's peak memory (VmHWM of
 ``/proc/<pid>/status``).
 
-Also the helpers the app tests share: ``choose_weights`` (shipped ``weights/`` when complete, else a
-random-weight pipeline folder), ``AppServer`` (the app as a subprocess) and ``load_test``.
+Also the helpers the app tests share: ``choose_weights`` (the given or ``$SPS_WEIGHTS`` pipeline folder when
+complete, else a random-weight one), ``AppServer`` (the app as a subprocess) and ``load_test``.
 """
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import argparse
 import logging
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+APP_SCRIPT = Path(__file__).resolve().parents[2] / "app.py"  # the demo's entry point, started as a subprocess
 COMPONENT_DIRS = ("pose_estimator", "human_parser", "semantic_generator", "appearance_generator")
 
 
@@ -54,14 +53,14 @@ def random_weights(folder: str | Path, preset: str = "cpu", probes: list[str] | 
     import torch
 
     from .. import pose as K
-    from ..app_ui import example_photos
-    from ..pipeline import REQUIRED_JOINTS, SPSPipeline
+    from ..app.presets import example_photos
+    from ..pipeline import SPSPipeline
 
     probes = example_photos() if probes is None else probes
     for seed in seeds:
         pipe = SPSPipeline.from_preset(preset, seed=seed)
         pipe.settings.keypoint_threshold = -1e9  # keep every joint: random heatmaps have tiny peaks
-        if all(K.visible(pipe.analyse(p)[0])[list(REQUIRED_JOINTS)].all() for p in probes):
+        if all(K.visible(pipe.analyse(p)[0])[list(K.REQUIRED_JOINTS)].all() for p in probes):
             break
     else:
         log.warning("no seed in %s places the required joints on every probe photo", seeds)
@@ -69,12 +68,13 @@ def random_weights(folder: str | Path, preset: str = "cpu", probes: list[str] | 
     return pipe.save_pretrained(folder)
 
 
-def choose_weights(tmp: str | Path | None = None, preset: str = "cpu") -> tuple[Path, bool]:
-    """``(folder, shipped)``: ``$SPS_WEIGHTS`` or ``<repo>/weights`` when complete, else random weights in ``tmp``."""
-    env = os.environ.get("SPS_WEIGHTS")
-    shipped = Path(env) if env else REPO_ROOT / "weights"
-    if weights_complete(shipped):
-        return shipped, True
+def choose_weights(tmp: str | Path | None = None, preset: str = "cpu",
+                   weights: str | Path | None = None) -> tuple[Path, bool]:
+    """``(folder, shipped)``: ``weights`` (default ``$SPS_WEIGHTS``) when it is a complete pipeline folder, else
+    random weights of ``preset`` saved in ``tmp``."""
+    weights = weights or os.environ.get("SPS_WEIGHTS")
+    if weights and weights_complete(weights):
+        return Path(weights), True
     tmp = Path(tmp) if tmp is not None else Path(tempfile.mkdtemp(prefix="sps_app_weights_"))
     return random_weights(tmp / f"random_{preset}", preset), False
 
@@ -102,7 +102,7 @@ def peak_memory_mib(pid: int) -> float | None:
 
 @dataclass
 class AppServer:
-    """``python app.py`` on a free local port, with the offline env vars; use as a context manager."""
+    """``python app.py --weights W`` on a free local port, with the offline env vars; use as a context manager."""
 
     weights: str | Path
     port: int = field(default_factory=free_port)
@@ -115,14 +115,14 @@ class AppServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
 
-    def start(self) -> "AppServer":
-        env = dict(os.environ, GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(self.port),
-                   SPS_WEIGHTS=str(self.weights), GRADIO_ANALYTICS_ENABLED="False", HF_HUB_DISABLE_TELEMETRY="1",
+    def start(self) -> AppServer:
+        env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_DISABLE_TELEMETRY="1",
                    HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1", **self.env)
+        cmd = [sys.executable, str(APP_SCRIPT), "--weights", str(self.weights), "--host", "127.0.0.1",
+               "--port", str(self.port)]
         fd, name = tempfile.mkstemp(prefix="sps_app_", suffix=".log")
         self.log_path = Path(name)
-        self.proc = subprocess.Popen([sys.executable, str(REPO_ROOT / "app.py")], cwd=REPO_ROOT, env=env,
-                                     stdout=fd, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(cmd, cwd=APP_SCRIPT.parent, env=env, stdout=fd, stderr=subprocess.STDOUT)
         os.close(fd)
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
@@ -135,7 +135,8 @@ class AppServer:
             except OSError:
                 time.sleep(0.5)
         self.stop()
-        raise TimeoutError(f"app.py did not answer on {self.url} within {self.startup_timeout:.0f} s:\n{self.log_tail()}")
+        raise TimeoutError(f"app.py did not answer on {self.url} within {self.startup_timeout:.0f} s:\n"
+                           f"{self.log_tail()}")
 
     def log_tail(self, n: int = 4000) -> str:
         return self.log_path.read_text(errors="replace")[-n:] if self.log_path and self.log_path.exists() else ""
@@ -152,10 +153,10 @@ class AppServer:
                 self.proc.kill()
                 self.proc.wait(5)
 
-    def __enter__(self) -> "AppServer":
+    def __enter__(self) -> AppServer:
         return self.start()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
@@ -165,7 +166,7 @@ class AppServer:
 
 def default_source() -> str:
     """A photo for the requests: the first of the app's examples (needs the data folder)."""
-    from ..app_ui import example_photos
+    from ..app.presets import example_photos
 
     photos = example_photos()
     if not photos:
@@ -187,10 +188,12 @@ def load_test(url: str, requests: int = 20, source: str | None = None, preset: i
     """Fire ``requests`` concurrent /transfer calls (one client thread each); latencies and errors."""
     from gradio_client import Client, handle_file
 
-    from ..app_ui import PRESETS, kps_to_table
+    from ..app.conversions import COLUMNS, kps_to_table
+    from ..app.presets import presets
 
     source = source or default_source()
-    table = {"headers": ["joint", "x", "y"], "data": kps_to_table(PRESETS[preset % len(PRESETS)].kps)}
+    poses = presets()
+    table = {"headers": COLUMNS, "data": kps_to_table(poses[preset % len(poses)].kps)}
     client = Client(url, verbose=False)
     barrier = threading.Barrier(requests)
 
@@ -235,7 +238,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m sps.bench app", description=__doc__.split("\n\n")[0])
     ap.add_argument("--requests", type=int, default=20, help="concurrent /transfer requests (default 20)")
     ap.add_argument("--url", help="a running app (default: start app.py on a free port)")
-    ap.add_argument("--weights", help="pipeline folder (default: weights/ when complete, else random 'cpu' weights)")
+    ap.add_argument("--weights", default=os.environ.get("SPS_WEIGHTS"),
+                    help="pipeline folder (default: $SPS_WEIGHTS; random 'cpu' weights when neither is given)")
     ap.add_argument("--source", help="source photo (default: the first example photo of the data folder)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -247,8 +251,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.weights:
             weights, note = Path(args.weights), args.weights
         else:
-            weights, shipped = choose_weights()
-            note = str(weights) if shipped else f"random 'cpu' preset (weights/ incomplete): {weights}"
+            weights, _ = choose_weights()
+            note = f"random 'cpu' preset (no --weights, no $SPS_WEIGHTS): {weights}"
         with AppServer(weights) as server:
             client_warm = load_test(server.url, 1, source)  # first call pays lazy imports; not counted
             if client_warm["errors"]:

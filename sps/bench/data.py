@@ -1,11 +1,17 @@
-"""`python -m sps.bench data`: loader throughput and part-transform cost.
+"""`python -m sps.bench data`: the training data path's throughput, and part-transform cost.
 
-Measures samples/s of UnpairedDataset(PersonDataset(viton/train)) through a DataLoader (batch 16, shuffled,
-steady state after the first batch, so worker start-up is excluded), and ms per pair of
-sps.parts.part_transforms + part_masks (numpy one-pair API, and the batched torch API at B=32 divided by 32).
-Medians of repeats. Runs in about a minute. "heatmaps in loader: no" is PersonDataset(heatmaps=False): the
-trainer then builds heatmaps batched with sps.pose.heatmaps_torch (on the accelerator when there is one), which
-saves copying 2 x 18 x H x W floats per sample through the loader.
+Measures what training really does with its data:
+
+- the loader: samples/s of ``PersonDataset(viton/train, heatmaps=False)`` through a DataLoader (batch 16,
+  shuffled, steady state after the first batch, so worker start-up is excluded). Heatmaps stay out of the
+  loader: ``SPSModel`` builds them batched (``sps.pose.heatmaps_torch``, on the accelerator when there is one),
+  which saves copying 18 x H x W floats per sample through the loader;
+- target poses: building the keypoint bank with ``PersonDataset.pose`` (header reads, no image decode) and
+  drawing a batch of random target poses from it with their heatmaps, as the unpaired stages do;
+- ms per pair of ``sps.parts.part_transforms`` + ``part_masks`` (numpy one-pair API, and the batched torch
+  API at B=32 divided by 32).
+
+Medians of repeats. Runs in about a minute.
 """
 from __future__ import annotations
 
@@ -14,13 +20,18 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from .. import parts
-from ..data import PersonDataset, UnpairedDataset, data_root
+from .. import pose as K
+from ..data import PersonDataset, data_root
+
+CANVASES = ((128, 96), (256, 192))
 
 
 def machine() -> str:
@@ -39,7 +50,7 @@ def machine() -> str:
             f"python {platform.python_version()}; load average {load}")
 
 
-def loader_rate(ds: UnpairedDataset, workers: int, batch: int, batches: int, seed: int = 0) -> float:
+def loader_rate(ds: Dataset, workers: int, batch: int, batches: int, seed: int = 0) -> float:
     """Samples/s over ``batches`` batches after the first one."""
     gen = torch.Generator().manual_seed(seed)
     dl = DataLoader(ds, batch_size=batch, shuffle=True, num_workers=workers, generator=gen, drop_last=True,
@@ -56,7 +67,7 @@ def loader_rate(ds: UnpairedDataset, workers: int, batch: int, batches: int, see
     return rate
 
 
-def _median_ms(fn, repeats: int, per: int = 1) -> float:
+def _median_ms(fn: Callable[[], object], repeats: int, per: int = 1) -> float:
     fn()  # warm-up
     times = []
     for _ in range(repeats):
@@ -64,6 +75,26 @@ def _median_ms(fn, repeats: int, per: int = 1) -> float:
         fn()
         times.append((time.perf_counter() - t0) * 1000 / per)
     return statistics.median(times)
+
+
+def keypoint_bank(ds: PersonDataset, n: int) -> torch.Tensor:
+    """(n, 18, 2) canvas keypoints of the first n items, unflipped (what the stages draw target poses from)."""
+    return torch.from_numpy(np.stack([ds.pose(i, flip=False) for i in range(n)]).astype(np.float32))
+
+
+def target_costs(folder: Path, canvas: tuple[int, int], n: int, batch: int, repeats: int) -> tuple[float, float]:
+    """(ms per pose to build a bank of n, ms per batch to draw ``batch`` target poses and their heatmaps)."""
+    ds = PersonDataset(folder, canvas=canvas, heatmaps=False)  # fresh: the image header reads are timed too
+    t0 = time.perf_counter()
+    bank = keypoint_bank(ds, n)
+    per_pose = (time.perf_counter() - t0) * 1000 / n
+    gen = torch.Generator().manual_seed(0)
+
+    def draw() -> torch.Tensor:
+        k_t = bank[torch.randint(len(bank), (batch,), generator=gen)]  # (B, 18, 2)
+        return K.heatmaps_torch(k_t, ds.canvas)  # (B, 18, H, W)
+
+    return per_pose, _median_ms(draw, repeats)
 
 
 def parts_costs(kps: np.ndarray, size: tuple[int, int], repeats: int, batch: int = 32) -> tuple[float, float]:
@@ -84,40 +115,53 @@ def parts_costs(kps: np.ndarray, size: tuple[int, int], repeats: int, batch: int
     return _median_ms(one, repeats), _median_ms(batched, max(3, repeats // 4), per=batch)
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m sps.bench data", description=__doc__.split("\n")[0])
     ap.add_argument("--folder", default=None, help="person folder (default: <data root>/viton/train)")
     ap.add_argument("--batches", type=int, default=20, help="timed batches per loader setting")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--workers", type=int, nargs="+", default=[0, 2])
-    ap.add_argument("--repeats", type=int, default=20, help="repeats of the part-transform timings")
+    ap.add_argument("--bank", type=int, default=2000, help="images in the timed keypoint bank")
+    ap.add_argument("--repeats", type=int, default=20, help="repeats of the target-pose and part-transform timings")
     ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the three tables."""
+    args = _parse(argv)
     torch.set_num_threads(args.threads)
     folder = args.folder or data_root() / "viton" / "train"
     print(f"machine: {machine()}\n")
 
     t_all = time.perf_counter()
-    print(f"## Loader: UnpairedDataset over {folder} ({args.batch_size}/batch, {args.batches} batches, steady state)\n")
-    print("| canvas | heatmaps in loader | num_workers | samples/s | ms/sample |")
-    print("|---|---|---:|---:|---:|")
-    for canvas in ((128, 96), (256, 192)):
-        for hm in (True, False):
-            ds = UnpairedDataset(PersonDataset(folder, canvas=canvas, flip=True, heatmaps=hm), seed=0)
-            for w in args.workers:
-                rate = loader_rate(ds, w, args.batch_size, args.batches)
-                print(f"| {canvas[0]}x{canvas[1]} | {'yes' if hm else 'no'} | {w} | {rate:.0f} | {1000 / rate:.2f} |",
-                      flush=True)
+    print(f"## Loader: PersonDataset over {folder}, heatmaps off, as training feeds it "
+          f"({args.batch_size}/batch, {args.batches} batches, steady state)\n")
+    print("| canvas | num_workers | samples/s | ms/sample |")
+    print("|---|---:|---:|---:|")
+    sets = {canvas: PersonDataset(folder, canvas=canvas, heatmaps=False) for canvas in CANVASES}
+    for canvas, ds in sets.items():
+        for w in args.workers:
+            rate = loader_rate(ds, w, args.batch_size, args.batches)
+            print(f"| {canvas[0]}x{canvas[1]} | {w} | {rate:.0f} | {1000 / rate:.2f} |", flush=True)
 
-    base = PersonDataset(folder, canvas=(256, 192), heatmaps=False)
+    n = min(args.bank, len(sets[CANVASES[0]]))
+    print(f"\n## Target poses: keypoint bank of {n} images (PersonDataset.pose), then a batch of "
+          f"{args.batch_size} random targets + heatmaps (median of {args.repeats})\n")
+    print("| canvas | bank ms/pose | draw + heatmaps ms/batch |")
+    print("|---|---:|---:|")
+    for canvas, ds in sets.items():
+        per_pose, per_batch = target_costs(ds.folder, canvas, n, args.batch_size, args.repeats)
+        print(f"| {canvas[0]}x{canvas[1]} | {per_pose:.3f} | {per_batch:.2f} |", flush=True)
+
+    base = sets[(256, 192)]
+    kps256 = keypoint_bank(base, min(32, len(base))).numpy()
     print(f"\n## Part transforms + part masks (median of {args.repeats}, ms per pair)\n")
     print("| canvas | one pair, numpy API | batched torch, B=32 (per pair) |")
     print("|---|---:|---:|")
     for canvas in ((256, 192), (128, 96)):
-        kps = np.stack([base.pose(i, flip=False, size=(256, 192)) for i in range(32)])
-        if canvas != (256, 192):
-            from ..pose import keypoints_to_canvas
-            kps = np.stack([keypoints_to_canvas(k, (256, 192), canvas) for k in kps])
+        kps = kps256 if canvas == (256, 192) else np.stack([K.keypoints_to_canvas(k, (256, 192), canvas)
+                                                            for k in kps256])
         one, batched = parts_costs(kps.astype(np.float32), canvas, args.repeats)
         print(f"| {canvas[0]}x{canvas[1]} | {one:.2f} | {batched:.3f} |", flush=True)
     print(f"\ntotal {time.perf_counter() - t_all:.1f} s")

@@ -7,6 +7,6 @@ from .core import (SearchConfig, SearchResult, candidate_lists, candidate_mask, 
                    prefilter_agreement, score_pairs, search)
 from .index import SearchIndex, bone_directions, find_folders, load_index, person_id
 
-__all__ = ["SearchConfig", "SearchResult", "SearchIndex", "candidate_lists", "candidate_mask", "iter_search",
-           "pose_distance", "prefilter_agreement", "score_pairs", "search", "bone_directions", "find_folders",
-           "load_index", "person_id"]
+__all__ = ["SearchConfig", "SearchIndex", "SearchResult", "bone_directions", "candidate_lists", "candidate_mask",
+           "find_folders", "iter_search", "load_index", "person_id", "pose_distance", "prefilter_agreement",
+           "score_pairs", "search"]

@@ -16,6 +16,8 @@ from .core import SearchConfig, iter_search, prefilter_agreement
 from .index import DEFAULT_CACHE, find_folders, load_index
 from .io import PairWriter, PseudoPair, finished_sources, parse_size
 
+log = logging.getLogger("sps.search")
+
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m sps.search", description=__doc__,
@@ -79,8 +81,8 @@ def main(argv: list[str] | None = None) -> None:
             idx = load_index(folder, args.size, args.parsing_dir, args.labels, args.workers, cache, dataset=name)
             todo = list(range(len(idx)))[: args.limit] if args.limit else list(range(len(idx)))
             todo = [i for i in todo if (name, idx.names[i]) not in done]
-            logging.info("%s: %d images, %d sources to search (%d already done)", folder, len(idx), len(todo),
-                         sum(1 for d, _ in done if d == name))
+            log.info("%s: %d images, %d sources to search (%d already done)", folder, len(idx), len(todo),
+                     sum(1 for d, _ in done if d == name))
             bar = tqdm(total=len(todo), desc=f"search {name or folder.name}", unit="src")
             for chunk in iter_search(idx, todo, cfg):
                 writer.write([PseudoPair(idx.names[r.source], idx.names[r.candidate] if r.candidate >= 0 else "",

@@ -2,7 +2,7 @@
 
 One pass over a data folder (``images/``-style folder with ``keypoints.csv`` and ``parsing/*.png``)
 loads each parsing map, merges it to the 10 sps labels, resizes it with nearest neighbour onto the
-low-resolution search canvas (aspect kept, centre-padded with background, as ``sps.pose.fit_canvas``)
+low-resolution search canvas (``sps.canvas.Canvas``: aspect kept, centre-padded with background)
 and maps the keypoints onto the same canvas. The result can be cached on disk as ``.npz``
 (default ``~/.cache/sps/search``, outside the repository) so reruns start in seconds.
 """
@@ -18,12 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
+from ..canvas import LABEL_PAD, Canvas
+from ..data import find_person_folders, read_label_png
 from ..errors import DataError
 from ..parsing import NUM_LABELS, merge_lip
 from ..parts import NUM_PARTS, PART_KEYPOINTS, part_masks_torch
-from ..pose import fit_canvas, keypoints_to_canvas, read_keypoints_csv
+from ..pose import read_keypoints_csv
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +48,12 @@ def person_id(name: str) -> str:
 
 
 def _load_raw(args: tuple[str, tuple[int, int]]) -> tuple[np.ndarray, tuple[int, int]]:
-    """Worker: one label PNG -> raw label ids resized (nearest) and padded to the canvas, + original size."""
+    """Worker: one label PNG -> (h, w) uint8 raw label ids on the search canvas (nearest, background padding),
+    and the map's own (H0, W0)."""
     path, canvas = args
-    with Image.open(path) as im:
-        if im.mode not in ("P", "L", "I", "I;16"):
-            raise DataError(f"{path}: parsing map must be a single-channel label PNG, got mode {im.mode}")
-        src = (im.height, im.width)
-        _, (rh, rw), (top, left) = fit_canvas(src, canvas)
-        small = np.asarray(im.resize((rw, rh), Image.NEAREST), dtype=np.int64)
-    out = np.zeros(canvas, np.uint8)
-    out[top:top + rh, left:left + rw] = small
-    return out, src
+    lab = read_label_png(Path(path))
+    cv = Canvas.fit((lab.height, lab.width), canvas)
+    return cv.pad(cv.resize_labels(lab), LABEL_PAD, np.uint8), cv.photo
 
 
 @dataclass
@@ -124,7 +120,7 @@ class SearchIndex:
             self._pcodes = torch.tensor([uniq[p] for p in self.persons], dtype=torch.long)
         return self._pcodes
 
-    def subset(self, idx: list[int] | np.ndarray) -> "SearchIndex":
+    def subset(self, idx: list[int] | np.ndarray) -> SearchIndex:
         idx = np.asarray(idx)
         return SearchIndex([self.names[i] for i in idx], self.labels[idx], self.kps[idx], self.dataset,
                            [self.persons[i] for i in idx])
@@ -166,7 +162,7 @@ def find_folders(path: str | Path) -> list[Path]:
     path = Path(path)
     if (path / "keypoints.csv").is_file():
         return [path]
-    found = sorted(p.parent for p in path.glob("**/keypoints.csv") if (p.parent / "parsing").is_dir())
+    found = [f for f in find_person_folders(path) if (f / "parsing").is_dir()]
     if not found:
         raise DataError(f"{path}: no keypoints.csv here, and no folder below it has keypoints.csv and parsing/")
     return found
@@ -274,7 +270,7 @@ def load_index(
         lab = raw_a
     else:
         raise ValueError(f"labels must be 'auto', 'lip' or 'sps', got {labels!r}")
-    kps = np.stack([keypoints_to_canvas(poses[n], s, size) for n, s in zip(names, src_sizes)]).astype(np.float32)
+    kps = np.stack([Canvas.fit(s, size).keypoints(poses[n]) for n, s in zip(names, src_sizes)]).astype(np.float32)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp.npz")

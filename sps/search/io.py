@@ -60,9 +60,8 @@ def read_pseudo_pairs(path: str | Path, skip_empty: bool = True, max_score: floa
                 margin = float(row["margin"]) if row["margin"] else math.nan
             except ValueError as e:
                 raise DataError(f"{path}:{lineno}: bad number ({e})") from None
-            if not row["candidate"]:
-                if skip_empty:
-                    continue
+            if not row["candidate"] and skip_empty:
+                continue
             if max_score is not None and not score <= max_score:
                 continue
             if min_margin is not None and margin < min_margin:
@@ -111,7 +110,7 @@ class PairWriter:
     def close(self) -> None:
         self._fh.close()
 
-    def __enter__(self) -> "PairWriter":
+    def __enter__(self) -> PairWriter:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -1,0 +1,83 @@
+"""The shipped target-pose presets (``sps/assets/poses/*.json``) and the example photos of the data folder.
+
+Both are read on first use and cached, never at import.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .. import pose as K
+from ..errors import DataError
+from .conversions import AppInputError
+
+log = logging.getLogger(__name__)
+
+POSES_DIR = Path(__file__).resolve().parents[1] / "assets" / "poses"  # package data
+EXAMPLE_FOLDERS = ("deepfashion/images", "viton/test/images", "spt-demo/images")  # under the data root
+NUM_EXAMPLES = 8
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named target pose: ``kps`` (18, 2) xy on the 256 x 192 pose grid."""
+
+    key: str
+    label: str
+    kps: np.ndarray
+
+
+def load_presets(folder: str | Path = POSES_DIR) -> list[Preset]:
+    """The pose presets of a folder (OpenPose JSON on the pose grid, label in ``sps_preset``), sorted by file."""
+    out = []
+    for path in sorted(Path(folder).glob("*.json")):
+        kps = K.read_openpose_json(path)
+        meta = json.loads(path.read_text()).get("sps_preset", {})
+        out.append(Preset(path.stem, meta.get("label", path.stem.replace("_", " ")), kps))
+    return out
+
+
+@lru_cache(maxsize=1)
+def presets() -> tuple[Preset, ...]:
+    """The shipped presets, read once."""
+    found = tuple(load_presets())
+    if not found:
+        raise DataError(f"no pose presets in {POSES_DIR} (the package data is missing)")
+    return found
+
+
+def preset(label: str) -> Preset:
+    """The shipped preset of that label; AppInputError naming the choices otherwise."""
+    by_label = {p.label: p for p in presets()}
+    if label not in by_label:
+        raise AppInputError(f"Unknown pose preset {label!r}; choose one of: {', '.join(by_label)}.")
+    return by_label[label]
+
+
+def full_body_preset() -> Preset:
+    """The first preset with all 18 joints visible (every parsing edit applies to it), else the first one."""
+    return next((p for p in presets() if K.num_visible(p.kps) == K.NUM_KEYPOINTS), presets()[0])
+
+
+def example_photos(limit: int = NUM_EXAMPLES, root: str | Path | None = None) -> list[str]:
+    """Paths of up to ``limit`` example photos, evenly spread over the first of EXAMPLE_FOLDERS found under
+    ``root`` (default: ``sps.data.data_root()``); none when the data folder is absent."""
+    if root is None:
+        from ..data import data_root
+
+        root = data_root(check=False)
+    for sub in EXAMPLE_FOLDERS:
+        folder = Path(root) / sub
+        if folder.is_dir():
+            files = sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
+            if files:
+                step = max(1, len(files) // limit)
+                return [str(p) for p in files[::step][:limit]]
+    log.info("no example photos under %s", root)
+    return []

@@ -1,0 +1,101 @@
+"""Decoding pictures: photos (any input a user may hand in) and parsing label PNGs.
+
+``load_image`` is the one entry for photos at inference (paths, bytes, PIL, arrays, tensors); ``open_rgb`` is
+the datasets' fast path; ``read_label_png`` opens a parsing map as one label id per pixel.
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ..errors import DataError, ImageReadError, ParsingError
+
+_DECODE_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError)
+
+
+def _array_to_rgb(arr: np.ndarray) -> np.ndarray:
+    """(H, W), (H, W, 1/3/4) uint8 or float ([0, 1] or [0, 255]) -> (H, W, 3) uint8."""
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
+        raise ImageReadError(f"image array: expected (H, W), (H, W, 3) or (H, W, 4), got shape {arr.shape}")
+    if arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    arr = arr[..., :3]
+    if arr.dtype != np.uint8:
+        if not np.isfinite(arr).all():
+            raise ImageReadError("image array contains NaN or infinity")
+        arr = arr.astype(np.float32)
+        if arr.max(initial=0) <= 1.0:
+            arr = arr * 255.0
+        arr = np.clip(arr.round(), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(arr)
+
+
+def load_image(image: str | Path | bytes | Image.Image | np.ndarray | torch.Tensor, exif: bool = True) -> np.ndarray:
+    """Any image (path, encoded bytes, PIL, array, tensor) -> (H, W, 3) uint8 RGB array.
+
+    Arrays may be (H, W) grey, (H, W, 3/4), uint8 or float in [0, 1]. EXIF orientation is applied to files
+    and PIL images when ``exif``. Raises ImageReadError for missing or undecodable files and bad arrays.
+    """
+    if isinstance(image, torch.Tensor):
+        image = image.detach().cpu().numpy()
+    if isinstance(image, np.ndarray):
+        return _array_to_rgb(image)
+    if isinstance(image, Image.Image):
+        pil = ImageOps.exif_transpose(image) if exif else image
+        return np.asarray(pil.convert("RGB"))
+    if isinstance(image, (bytes, bytearray)):
+        return np.asarray(_decode_rgb(io.BytesIO(image), "image bytes", exif))
+    return np.asarray(_decode_rgb(image, str(image), exif))
+
+
+def _decode_rgb(src: str | Path | io.BytesIO, where: str, exif: bool) -> Image.Image:
+    """Decode a file or buffer to an RGB PIL image; ImageReadError naming ``where`` when it cannot."""
+    try:
+        with Image.open(src) as pil:
+            pil = ImageOps.exif_transpose(pil) if exif else pil
+            return pil.convert("RGB")
+    except FileNotFoundError:
+        raise ImageReadError(f"{where}: image file not found") from None
+    except _DECODE_ERRORS as exc:
+        raise ImageReadError(f"{where}: cannot read image ({exc.__class__.__name__}: {exc})") from None
+
+
+def open_rgb(path: Path) -> Image.Image:
+    """Fast dataset path: decode a file to an RGB PIL image (no EXIF handling)."""
+    return _decode_rgb(path, str(path), exif=False)
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(H, W) of an image file from its header (no decode)."""
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+    except (OSError, UnidentifiedImageError) as exc:
+        raise ImageReadError(f"{path}: cannot read image ({exc})") from None
+    return h, w
+
+
+def read_label_png(path: Path) -> Image.Image:
+    """Open a parsing PNG as an 8-bit label image (palette index or grey value = label id)."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+    except FileNotFoundError:
+        raise DataError(f"{path}: parsing file not found") from None
+    except _DECODE_ERRORS as exc:
+        raise ImageReadError(f"{path}: cannot read parsing map ({exc.__class__.__name__}: {exc})") from None
+    if im.mode in ("P", "L"):
+        return im
+    if im.mode in ("I", "I;16", "I;16B", "I;16L"):
+        arr = np.asarray(im)
+        if arr.size and (arr.min() < 0 or arr.max() > 255):
+            raise ParsingError(f"{path}: labels {int(arr.min())}..{int(arr.max())} out of range")
+        return Image.fromarray(arr.astype(np.uint8), "L")
+    raise ParsingError(f"{path}: parsing PNG must hold one label id per pixel (mode P or L), got mode {im.mode}; "
+                       f"colour-coded maps can be converted with sps.parsing.nearest_label")
