@@ -80,3 +80,19 @@ def test_split_is_by_photo_and_stable():
     test = [n for n in names if ccp.split_of(n) == "test"]
     assert 0.15 < len(test) / len(names) < 0.25
     assert ccp.split_of("0001.jpg") == ccp.split_of("0001.png")  # by photo id, not extension
+
+
+def test_check_finds_a_broken_ccp_folder(tmp_path, names):
+    folder = tmp_path / "ccp"
+    (folder / "images").mkdir(parents=True)
+    (folder / "labels").mkdir()
+    (folder / "labels.txt").write_text("\n".join(f"{i} {n}" for i, n in enumerate(names)) + "\n")
+    Image.new("RGB", (24, 32)).save(folder / "images" / "0001.jpg")
+    Image.fromarray(np.full((32, 24), 41, np.uint8)).save(folder / "labels" / "0001.png")
+    assert ccp.is_ccp_folder(folder) and ccp.check_ccp_folder(folder, full=True) == (1, 1, [])
+    Image.fromarray(np.full((30, 24), 41, np.uint8)).save(folder / "labels" / "0001.png")
+    Image.fromarray(np.full((32, 24), 70, np.uint8)).save(folder / "labels" / "0002.png")
+    _, _, problems = ccp.check_ccp_folder(folder, full=True)
+    assert any("differs from its photo" in p for p in problems) and any("no photo 0002" in p for p in problems)
+    (folder / "labels.txt").write_text("0 null\n1 jetpack\n")
+    assert "without a mapping" in ccp.check_ccp_folder(folder)[2][0]

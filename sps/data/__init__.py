@@ -10,7 +10,9 @@ Modules, one job each:
 - ``labels``: the parsing label sets (``"lip"`` merged to the paper's 10 labels, ``"sps"``, ``"auto"``);
 - ``datasets``: ``PersonDataset``, items placed on the model canvas with ``sps.canvas.Canvas``;
 - ``pairs``: ``read_pairs`` for ``pairs.csv``;
-- ``check``: ``check_person_folder``; ``python -m sps.data check ROOT [--full]`` runs it over a data root.
+- ``check``: ``check_person_folder``; ``python -m sps.data check ROOT [--full]`` runs it over a data root (and
+  checks raw CCP folders);
+- ``ccp``: the CCP street photos, their 59 clothing labels mapped to the 10 sps labels with keypoints.
 """
 from ..canvas import IMAGE_PAD, LABEL_PAD
 from .check import FolderReport, check_folder, check_person_folder

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from ..errors import DataError
+from .ccp import check_ccp_folder, is_ccp_folder
 from .check import FolderReport, check_folder
 from .labels import LABEL_SETS
 from .paths import KEYPOINTS_FILE, data_root, find_person_folders
@@ -44,12 +45,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: data folder not found: {root}", file=sys.stderr)
         return 1
     folders = find_person_folders(root)
-    if not folders:
-        print(f"error: no folder with {KEYPOINTS_FILE} under {root}", file=sys.stderr)
+    ccp_folders = sorted(p for p in (root, *root.iterdir()) if p.is_dir() and is_ccp_folder(p))
+    if not folders and not ccp_folders:
+        print(f"error: no folder with {KEYPOINTS_FILE} (nor a CCP folder) under {root}", file=sys.stderr)
         return 1
     reports = [check_folder(f, args.full, args.label_set) for f in folders]
     _print_table(root, reports, args.full)
     problems = [p for r in reports for p in r.problems]
+    for folder in ccp_folders:  # raw CCP: no keypoints, 59 clothing classes mapped by sps.data.ccp
+        photos, maps, found = check_ccp_folder(folder, args.full)
+        print(f"\nCCP folder {folder}: {photos} photos, {maps} label maps, {len(found)} problems "
+              f"(labels mapped to the 10 sps labels by sps.data.ccp; prepare with python -m sps.data.ccp prepare)")
+        problems += found
     for p in problems:
         print(f"PROBLEM {p}")
     print(f"\n{len(problems)} problem(s)")

@@ -17,9 +17,10 @@ tights) take the side of the nearest limb. The choices, class by class:
 - **covered**: small items lying on top of a region (accessories, belt, bracelet, earrings, necklace, ring,
   watch) take the label of the nearest region around them.
 
-The held-out split is by photo id (a CRC32 hash, 20% test), fixed across machines. ``prepare`` builds an ordinary
-person folder (``images/`` linked to the CCP photos, ``keypoints.csv`` estimated, ``parsing/`` mapped) under a run
-folder, never inside the repository: ``python -m sps.data.ccp prepare --out runs/ccp``.
+The held-out split is by photo id (a CRC32 hash, 20% test), fixed across machines. ``prepare`` builds two ordinary
+person folders, ``train/`` and ``test/`` (``images/`` linked to the CCP photos, ``keypoints.csv`` estimated,
+``parsing/`` mapped), under a run folder, never inside the repository: ``python -m sps.data.ccp prepare --out
+runs/ccp``.
 """
 from __future__ import annotations
 
@@ -162,9 +163,40 @@ def map_labels(ccp: np.ndarray, kps: np.ndarray, table: np.ndarray) -> np.ndarra
     return _fill_covered(out)
 
 
+def is_ccp_folder(folder: str | Path) -> bool:
+    """A raw CCP folder: ``labels.txt``, ``images/`` and ``labels/`` (no keypoints.csv)."""
+    folder = Path(folder)
+    return (folder / LABELS_FILE).is_file() and (folder / IMAGES).is_dir() and (folder / LABEL_DIR).is_dir()
+
+
+def check_ccp_folder(folder: str | Path, full: bool = False) -> tuple[int, int, list[str]]:
+    """(photos, label maps, problems) of a raw CCP folder: every class mapped, every label map beside a photo of
+    the same size; with ``full`` every label map decoded and its ids checked against the class list."""
+    folder = Path(folder)
+    problems: list[str] = []
+    try:
+        table = group_table(read_label_names(folder))
+    except DataError as exc:
+        return 0, 0, [str(exc)]
+    photos = {Path(n).stem: n for n in os.listdir(folder / IMAGES)}
+    maps = sorted(os.listdir(folder / LABEL_DIR))
+    for name in maps:
+        path = folder / LABEL_DIR / name
+        if Path(name).stem not in photos:
+            problems.append(f"{path}: no photo {Path(name).stem}.* in {folder / IMAGES}")
+            continue
+        with Image.open(path) as lab, Image.open(folder / IMAGES / photos[Path(name).stem]) as img:
+            if lab.size != img.size:
+                problems.append(f"{path}: size {lab.size} differs from its photo {img.size}")
+            elif full and int(np.asarray(lab).max()) >= len(table):
+                problems.append(f"{path}: label id {int(np.asarray(lab).max())} >= {len(table)} classes")
+    return len(photos), len(maps), problems
+
+
 def prepare(ccp_root: str | Path, out: str | Path, weights: str | Path) -> Path:
-    """Build a person folder from CCP under ``out``: ``images`` (a link to the photos), ``keypoints.csv`` (our
-    pose estimator) and ``parsing/*.png`` (labels mapped with ``map_labels``) for the labelled photos."""
+    """Build two person folders from CCP, ``out/train`` and ``out/test`` (the held-out photos): ``images`` (a link
+    to the photos), ``keypoints.csv`` (our pose estimator) and ``parsing/*.png`` (labels mapped with
+    ``map_labels``) for the labelled photos. ``sps.data.person_folder(out, split=...)`` finds either."""
     from tqdm.auto import tqdm
 
     from ..pipeline import SPSPipeline
@@ -174,22 +206,24 @@ def prepare(ccp_root: str | Path, out: str | Path, weights: str | Path) -> Path:
     table = group_table(read_label_names(ccp_root))
     if not (ccp_root / IMAGES).is_dir():
         raise DataError(f"{ccp_root}: no {IMAGES}/ folder")
-    (out / "parsing").mkdir(parents=True, exist_ok=True)
-    link = out / IMAGES
-    if not link.exists():
-        os.symlink((ccp_root / IMAGES).resolve(), link, target_is_directory=True)
     pipe = SPSPipeline.from_pretrained(weights)
-    poses = {}
+    poses: dict[str, dict[str, np.ndarray]] = {"train": {}, "test": {}}
     for name in tqdm(sorted(os.listdir(ccp_root / IMAGES)), desc="ccp", unit="photo"):
+        split = split_of(name)
+        (out / split / "parsing").mkdir(parents=True, exist_ok=True)
         kps, _ = pipe.analyse(load_image(ccp_root / IMAGES / name))
-        poses[name] = np.round(kps)
+        poses[split][name] = np.round(kps)
         label_png = ccp_root / LABEL_DIR / (Path(name).stem + ".png")
         if label_png.is_file():
-            mapped = map_labels(np.asarray(Image.open(label_png)), poses[name], table)
-            Image.fromarray(mapped.astype(np.uint8)).save(out / "parsing" / label_png.name)
-    K.write_keypoints_csv(out / "keypoints.csv", poses)
-    log.info("CCP person folder: %d photos, %d parsing maps in %s", len(poses),
-             len(list((out / "parsing").glob("*.png"))), out)
+            mapped = map_labels(np.asarray(Image.open(label_png)), poses[split][name], table)
+            Image.fromarray(mapped.astype(np.uint8)).save(out / split / "parsing" / label_png.name)
+    for split, split_poses in poses.items():
+        link = out / split / IMAGES
+        if not link.exists():
+            os.symlink((ccp_root / IMAGES).resolve(), link, target_is_directory=True)
+        K.write_keypoints_csv(out / split / "keypoints.csv", split_poses)
+        log.info("CCP %s: %d photos, %d parsing maps", split, len(split_poses),
+                 len(list((out / split / "parsing").glob("*.png"))))
     return out
 
 
