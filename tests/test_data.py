@@ -214,8 +214,10 @@ def test_load_image_inputs(tmp_path):
         np.testing.assert_array_equal(out, rgb)
     np.testing.assert_array_equal(D.load_image(rgb[..., 0]), np.repeat(rgb[..., :1], 3, axis=2))
     np.testing.assert_array_equal(D.load_image(rgb / 255.0), rgb)
-    rgba = np.concatenate([rgb, np.zeros((6, 5, 1), np.uint8)], axis=2)
-    np.testing.assert_array_equal(D.load_image(rgba), rgb)
+    opaque = np.concatenate([rgb, np.full((6, 5, 1), 255, np.uint8)], axis=2)
+    np.testing.assert_array_equal(D.load_image(opaque), rgb)
+    transparent = np.concatenate([rgb, np.zeros((6, 5, 1), np.uint8)], axis=2)
+    assert (D.load_image(transparent) == 255).all()  # composited on white
     buf = io.BytesIO()
     Image.fromarray(rgb).convert("L").save(buf, "PNG")
     assert D.load_image(buf.getvalue()).shape == (6, 5, 3)
@@ -456,3 +458,26 @@ def test_data_bench_prints_its_tables(make_person_folder, capsys):
     assert [r[0].strip() for r in rows] == ["128x96", "256x192"] * 2 + ["256x192", "128x96"]
     assert all(float(c) >= 0 for r in rows for c in r[1:])
     assert all(float(r[2]) > 0 for r in rows[:2])  # samples/s of the loader
+
+
+def test_load_image_16_bit_and_transparency(tmp_path):
+    """A 16-bit grey PNG keeps its tones (PIL's convert would clip it to white); transparent pixels become white
+    (PIL's convert would make them black); uint16 and RGBA arrays follow the same rules."""
+    import io
+
+    from sps.data import load_image
+
+    ramp = np.linspace(0, 65535, 64 * 48).reshape(64, 48).astype(np.uint16)
+    buf = io.BytesIO()
+    Image.fromarray(ramp).save(buf, format="PNG")
+    grey = load_image(buf.getvalue())
+    assert grey.shape == (64, 48, 3) and grey.min() == 0 and grey.max() == 255
+    assert abs(float(grey.mean()) - 127.5) < 1
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[..., 0] = 200
+    rgba[:4, :, 3] = 255  # top half opaque red, bottom half fully transparent
+    path = tmp_path / "cut_out.png"
+    Image.fromarray(rgba).save(path)
+    for img in (load_image(path), load_image(rgba), load_image(Image.open(path))):
+        assert (img[0, 0] == (200, 0, 0)).all() and (img[7, 7] == 255).all()
+    assert (load_image(np.full((4, 4), 65535, np.uint16)) == 255).all()

@@ -17,23 +17,54 @@ from ..errors import DataError, ImageReadError, ParsingError
 _DECODE_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError)
 
 
+def _to_unit(arr: np.ndarray) -> np.ndarray:
+    """Pixel values -> float32 in [0, 1]: uint8 / 255, uint16 / 65535, floats in [0, 1] kept, else / 255."""
+    if arr.dtype == np.uint8:
+        return arr.astype(np.float32) / 255.0
+    if arr.dtype == np.uint16:
+        return arr.astype(np.float32) / 65535.0
+    if arr.dtype == bool:
+        return arr.astype(np.float32)
+    if not np.issubdtype(arr.dtype, np.number):
+        raise ImageReadError(f"image array: expected numbers, got dtype {arr.dtype}")
+    if not np.isfinite(arr).all():
+        raise ImageReadError("image array contains NaN or infinity")
+    arr = arr.astype(np.float32)
+    return arr if arr.max(initial=0) <= 1.0 else np.clip(arr / 255.0, 0, 1)
+
+
 def _array_to_rgb(arr: np.ndarray) -> np.ndarray:
-    """(H, W), (H, W, 1/3/4) uint8 or float ([0, 1] or [0, 255]) -> (H, W, 3) uint8."""
+    """(H, W), (H, W, 1/2/3/4) uint8, uint16 or float ([0, 1] or [0, 255]) -> (H, W, 3) uint8.
+
+    A fourth (or second, for grey) channel is alpha: transparent pixels are composited on white.
+    """
     if arr.ndim == 2:
-        arr = np.repeat(arr[..., None], 3, axis=2)
-    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
+        arr = arr[..., None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 2, 3, 4):
         raise ImageReadError(f"image array: expected (H, W), (H, W, 3) or (H, W, 4), got shape {arr.shape}")
-    if arr.shape[2] == 1:
-        arr = np.repeat(arr, 3, axis=2)
-    arr = arr[..., :3]
-    if arr.dtype != np.uint8:
-        if not np.isfinite(arr).all():
-            raise ImageReadError("image array contains NaN or infinity")
-        arr = arr.astype(np.float32)
-        if arr.max(initial=0) <= 1.0:
-            arr = arr * 255.0
-        arr = np.clip(arr.round(), 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(arr)
+    if arr.dtype == np.uint8 and arr.shape[2] == 3:
+        return np.ascontiguousarray(arr)
+    x = _to_unit(arr)
+    colour, alpha = (x[..., :-1], x[..., -1:]) if arr.shape[2] in (2, 4) else (x, None)
+    if colour.shape[2] == 1:
+        colour = np.repeat(colour, 3, axis=2)
+    if alpha is not None:
+        colour = colour * alpha + (1.0 - alpha)  # on white
+    return np.ascontiguousarray(np.clip(np.round(colour * 255.0), 0, 255).astype(np.uint8))
+
+
+def _pil_to_rgb(pil: Image.Image) -> np.ndarray:
+    """A decoded PIL image of any mode -> (H, W, 3) uint8: 16-bit and float greys rescaled (PIL's own convert
+    would clip them to white), transparency composited on white (it would turn black)."""
+    if pil.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        return _array_to_rgb(np.asarray(pil).astype(np.uint16))
+    if pil.mode in ("I", "F"):
+        arr = np.asarray(pil).astype(np.float64)
+        top = 65535.0 if arr.max(initial=0) > 255 else 255.0
+        return _array_to_rgb((np.clip(arr, 0, top) / top).astype(np.float32))
+    if pil.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in pil.info:
+        return _array_to_rgb(np.asarray(pil.convert("RGBA")))
+    return np.asarray(pil.convert("RGB"))
 
 
 def load_image(image: str | Path | bytes | Image.Image | np.ndarray | torch.Tensor, exif: bool = True) -> np.ndarray:
@@ -48,18 +79,18 @@ def load_image(image: str | Path | bytes | Image.Image | np.ndarray | torch.Tens
         return _array_to_rgb(image)
     if isinstance(image, Image.Image):
         pil = ImageOps.exif_transpose(image) if exif else image
-        return np.asarray(pil.convert("RGB"))
+        return _pil_to_rgb(pil)
     if isinstance(image, (bytes, bytearray)):
-        return np.asarray(_decode_rgb(io.BytesIO(image), "image bytes", exif))
-    return np.asarray(_decode_rgb(image, str(image), exif))
+        return _decode_rgb(io.BytesIO(image), "image bytes", exif)
+    return _decode_rgb(image, str(image), exif)
 
 
-def _decode_rgb(src: str | Path | io.BytesIO, where: str, exif: bool) -> Image.Image:
-    """Decode a file or buffer to an RGB PIL image; ImageReadError naming ``where`` when it cannot."""
+def _decode_rgb(src: str | Path | io.BytesIO, where: str, exif: bool) -> np.ndarray:
+    """Decode a file or buffer to (H, W, 3) uint8 RGB; ImageReadError naming ``where`` when it cannot."""
     try:
         with Image.open(src) as pil:
             pil = ImageOps.exif_transpose(pil) if exif else pil
-            return pil.convert("RGB")
+            return _pil_to_rgb(pil)
     except FileNotFoundError:
         raise ImageReadError(f"{where}: image file not found") from None
     except _DECODE_ERRORS as exc:
@@ -67,8 +98,8 @@ def _decode_rgb(src: str | Path | io.BytesIO, where: str, exif: bool) -> Image.I
 
 
 def open_rgb(path: Path) -> Image.Image:
-    """Fast dataset path: decode a file to an RGB PIL image (no EXIF handling)."""
-    return _decode_rgb(path, str(path), exif=False)
+    """Dataset path: decode a file to an RGB PIL image (no EXIF handling; 16-bit and transparency as load_image)."""
+    return Image.fromarray(_decode_rgb(path, str(path), exif=False))
 
 
 def image_size(path: Path) -> tuple[int, int]:
