@@ -128,6 +128,19 @@ def pckh_counts(pred: np.ndarray, target: np.ndarray, alpha: float = 0.5) -> tup
     return int(right.sum()), int(tv.sum())
 
 
+def pck_counts(pred: np.ndarray, target: np.ndarray, alpha: float = 0.1) -> tuple[int, int]:
+    """(right, total): target joints found within ``alpha`` x the longest side of the target's joint box."""
+    pred, target = np.asarray(pred, np.float64), np.asarray(target, np.float64)
+    vis = visible(target)
+    if vis.sum() < 2:
+        return 0, 0
+    box = target[vis].max(0) - target[vis].min(0)
+    ref = max(float(box.max()), 1.0)
+    found = visible(pred) & vis
+    dist = np.linalg.norm(pred - target, axis=1)
+    return int((found & (dist <= alpha * ref)).sum()), int(vis.sum())
+
+
 def pckh(preds: list[np.ndarray], targets: list[np.ndarray], alpha: float = 0.5) -> float:
     """PCKh over a data set: correct joints / visible target joints (NaN if none)."""
     right = total = 0

@@ -93,3 +93,38 @@ def test_colour_shift_detects_a_cast():
     # reference values of CIELAB (D65): white, pure red
     np.testing.assert_allclose(M.rgb_to_lab(np.array([[255, 255, 255], [255, 0, 0]], np.uint8)),
                                [[100, 0, 0], [53.24, 80.09, 67.20]], atol=0.02)
+
+
+def test_photo_evaluation_on_a_ccp_style_folder(random_pipeline_dir, data_root, tmp_path):
+    """`python -m sps.evaluate photos`: acceptance, parser metrics against CCP labels, PCK per preset, a grid."""
+    from sps.data import ccp
+
+    src = data_root / "ccp"
+    if not (src / ccp.LABELS_FILE).is_file():
+        pytest.skip("CCP not available")
+    folder = tmp_path / "ccp"
+    (folder / "images").mkdir(parents=True)
+    (folder / "labels").mkdir()
+    shutil.copy(src / ccp.LABELS_FILE, folder / ccp.LABELS_FILE)
+    test_names = [n for n in sorted((src / "labels").iterdir()) if ccp.split_of(n.stem + ".jpg") == "test"][:3]
+    for lab in test_names:
+        shutil.copy(lab, folder / "labels" / lab.name)
+        shutil.copy(src / "images" / (lab.stem + ".jpg"), folder / "images" / (lab.stem + ".jpg"))
+    out = tmp_path / "out"
+    rc = main(["photos", "--folder", str(folder), "--weights", str(random_pipeline_dir), "--out", str(out),
+               "--threads", "1"])
+    text = (out / "results.md").read_text()
+    assert rc == 0 and "| photos | 3 |" in text and "person IoU" in text and "Front, arms down" in text
+    assert (out / "grid.png").is_file() or "Refused" in text
+
+
+def test_pck_counts():
+    from conftest import synthetic_pose
+
+    target = synthetic_pose(100, 80)
+    assert M.pck_counts(target, target) == (18, 18)
+    moved = target.copy()
+    moved[:9, 0] += 30  # far beyond 0.1 x the box
+    moved[9] = -1  # not found
+    assert M.pck_counts(moved, target) == (8, 18)
+    assert M.pck_counts(target, np.full((18, 2), -1.0)) == (0, 0)

@@ -1,4 +1,5 @@
-"""``python -m sps.evaluate --pairs PAIRS.csv [--weights weights] [--peers DIR] ...``"""
+"""``python -m sps.evaluate --pairs PAIRS.csv [--weights weights] [--peers DIR] ...`` (paired photos) and
+``python -m sps.evaluate photos --folder CCP [--split test]`` (photos without pairs)."""
 from __future__ import annotations
 
 import argparse
@@ -20,7 +21,35 @@ def _parse_ablation(text: str) -> tuple[str, str]:
     return name.strip(), d.strip()
 
 
+def photos_main(argv: list[str]) -> int:
+    from .photos import evaluate_photos
+
+    ap = argparse.ArgumentParser(prog="python -m sps.evaluate photos",
+                                 description="The pipeline on photos without pairs (a CCP-style folder).")
+    ap.add_argument("--folder", required=True, help="folder with images/ (and CCP labels/ + labels.txt)")
+    ap.add_argument("--weights", default="weights", help="pipeline folder or Hub repo id (default: weights)")
+    ap.add_argument("--out", default="eval_photos", help="output folder")
+    ap.add_argument("--split", default="test", choices=("test", "train", "all"), help="CCP photo split")
+    ap.add_argument("--limit", type=int, default=None, help="first N photos only")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        summary = evaluate_photos(args.folder, args.weights, args.out, None if args.split == "all" else args.split,
+                                  args.limit)
+    except SPSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print((Path(args.out) / "results.md").read_text())
+    return 0 if summary["photos"] else 2
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["photos"]:
+        return photos_main(argv[1:])
     ap = argparse.ArgumentParser(prog="python -m sps.evaluate", description="Evaluate pose transfer on pairs.csv.")
     ap.add_argument("--pairs", required=True, help="pairs.csv of a person folder (images/, keypoints.csv beside it)")
     ap.add_argument("--weights", default="weights", help="pipeline folder or Hub repo id (default: weights)")
