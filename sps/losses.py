@@ -1,12 +1,14 @@
-"""Loss terms of the paper, each returning a scalar tensor.
+"""Loss terms of the paper, each returning a scalar float32 tensor (inputs may be half precision).
 
-Adversarial (LSGAN, hinge option), parsing cross-entropy, pose consistency, perceptual content loss and the
-semantic-aware style loss (per-region Gram matrices), total variation; ``LossWeights`` holds the weights.
+Adversarial (LSGAN, masked LSGAN for per-sample scores, hinge option), parsing cross-entropy, pose
+consistency / heatmap MSE, perceptual content loss and the semantic-aware style loss (per-region Gram
+matrices), pixel L1, total variation; ``LossWeights`` holds the weight of each term (the ``loss`` section of
+every training stage's config, see ``sps.train.config``).
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -18,10 +20,10 @@ Scores = torch.Tensor | Sequence[torch.Tensor]
 
 
 def _mean_over(x: Scores, fn) -> torch.Tensor:
-    """Apply ``fn`` to one tensor or average it over a list (multi-scale discriminators)."""
+    """Apply ``fn`` to one tensor (as float32) or average it over a list (multi-scale discriminators)."""
     if isinstance(x, torch.Tensor):
-        return fn(x)
-    return torch.stack([fn(t) for t in x]).mean()
+        return fn(x.float())
+    return torch.stack([fn(t.float()) for t in x]).mean()
 
 
 def lsgan_d(real: Scores, fake: Scores) -> torch.Tensor:
@@ -32,6 +34,26 @@ def lsgan_d(real: Scores, fake: Scores) -> torch.Tensor:
 def lsgan_g(fake: Scores) -> torch.Tensor:
     """Generator LSGAN loss E[(D(fake) - 1)^2]."""
     return _mean_over(fake, lambda t: ((t - 1) ** 2).mean())
+
+
+def _masked_mean(per_sample: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
+    """Mean of (B,) values over the samples where ``ok`` (B,) is 1; 0 (with a graph) when there are none."""
+    return (per_sample * ok).sum() / ok.sum().clamp(min=1)
+
+
+def masked_lsgan_g(fake: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
+    """LSGAN generator loss of (B, ...) scores, averaged over the samples where ``ok`` (B,) (e.g. a face
+    was found); 0 with a graph when none."""
+    per = ((fake.float() - 1) ** 2).flatten(1).mean(1)  # (B,)
+    return _masked_mean(per, ok.float())
+
+
+def masked_lsgan_d(real: torch.Tensor, fake: torch.Tensor, ok_real: torch.Tensor, ok_fake: torch.Tensor
+                   ) -> torch.Tensor:
+    """LSGAN discriminator loss of (B, ...) scores, each half averaged over its valid samples (B,)."""
+    r = ((real.float() - 1) ** 2).flatten(1).mean(1)  # (B,)
+    f = (fake.float() ** 2).flatten(1).mean(1)  # (B,)
+    return 0.5 * (_masked_mean(r, ok_real.float()) + _masked_mean(f, ok_fake.float()))
 
 
 def hinge_d(real: Scores, fake: Scores) -> torch.Tensor:
@@ -47,6 +69,7 @@ def hinge_g(fake: Scores) -> torch.Tensor:
 def parsing_ce(logits: torch.Tensor, target: torch.Tensor, ignore_index: int = -1) -> torch.Tensor:
     """Cross-entropy of (B, 10, H, W) logits against an index map (B, H, W) (``ignore_index`` skipped)
     or soft / one-hot targets (B, 10, H, W)."""
+    logits = logits.float()
     if target.is_floating_point():
         if target.shape != logits.shape:
             raise ValueError(f"soft targets must have the logits' shape {tuple(logits.shape)}, got {tuple(target.shape)}")
@@ -56,9 +79,19 @@ def parsing_ce(logits: torch.Tensor, target: torch.Tensor, ignore_index: int = -
     return F.cross_entropy(logits, target.long(), ignore_index=ignore_index)
 
 
+def heatmap_mse(pred_heatmaps: torch.Tensor, target_heatmaps: torch.Tensor) -> torch.Tensor:
+    """MSE between (B, 18, H, W) predicted and target pose heatmaps (the pose estimator's training loss)."""
+    return F.mse_loss(pred_heatmaps.float(), target_heatmaps.float())
+
+
 def pose_consistency(pred_heatmaps: torch.Tensor, target_heatmaps: torch.Tensor) -> torch.Tensor:
-    """MSE between the (frozen) pose estimator's heatmaps of a generated image and the target heatmaps."""
-    return F.mse_loss(pred_heatmaps, target_heatmaps)
+    """Heatmap MSE between the (frozen) pose estimator's heatmaps of a generated image and the target heatmaps."""
+    return heatmap_mse(pred_heatmaps, target_heatmaps)
+
+
+def l1_loss(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean absolute pixel difference (e.g. a cycle reconstruction against its source)."""
+    return (a.float() - b.float()).abs().mean()
 
 
 def content_loss(feats_a: Sequence[torch.Tensor], feats_b: Sequence[torch.Tensor], reduce: str = "mean") -> torch.Tensor:
@@ -117,9 +150,17 @@ def tv_loss(image: torch.Tensor) -> torch.Tensor:
     return (image[..., 1:, :] - image[..., :-1, :]).abs().mean() + (image[..., :, 1:] - image[..., :, :-1]).abs().mean()
 
 
+def _weight(default: float, help: str) -> float:
+    """A LossWeights field with its help text (shown by `python -m sps.train STAGE --help`)."""
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass
 class LossWeights:
-    """Weights of the generator losses.
+    """Weights of the loss terms: the ``loss`` section of each training stage's config.
+
+    Each stage declares which term uses which weight (``sps.train.stages``); a stage ignores the others.
+    Discriminator losses are weighted by the weight of their generator term (``adv``, ``face``).
 
     Paper (released code, VGG16 relu2_1): adversarial 1, face adversarial 1, pose consistency 700,
     content 0.03, style 1; the discriminator loss is 0.5 (real + fake), built into ``lsgan_d``.
@@ -137,14 +178,17 @@ class LossWeights:
     heatmaps are the paper's Gaussians (sigma 6 px at 256 high, scaled with the canvas), same magnitude.
     """
 
-    adv: float = 1.0
-    face: float = 1.0
-    pose: float = 700.0
-    content: float = 0.03
-    style: float = 1.0
-    parsing_ce: float = 1.0  # G_S cross-entropy (pre-training and semantic cycle)
-    parsing_adv: float = 1.0  # G_S adversarial term
-    tv: float = 0.0
+    adv: float = _weight(1.0, "image / parsing discriminators, generator and discriminator side")
+    face: float = _weight(1.0, "face discriminator, generator and discriminator side")
+    pose: float = _weight(700.0, "pose consistency of the generated image (frozen pose estimator)")
+    content: float = _weight(0.03, "perceptual content loss of the cycle reconstruction")
+    style: float = _weight(1.0, "semantic-aware style loss")
+    cycle_l1: float = _weight(0.0, "pixel L1 of the cycle reconstruction (not in the paper)")
+    parsing_ce: float = _weight(1.0, "parsing cross-entropy (G_S on pseudo labels, the human parser)")
+    parsing_adv: float = _weight(1.0, "G_S's adversarial term when trained end to end")
+    semantic_cycle: float = _weight(1.0, "cross-entropy of G_S's cycle S_s -> S_t -> S_s (end to end)")
+    heatmap: float = _weight(1000.0, "pose estimator heatmap MSE (mostly-0 heatmaps: scaled up)")
+    tv: float = _weight(0.0, "total variation (unused by the shipped stages)")
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)

@@ -8,10 +8,14 @@ import torch.nn.functional as F
 from sps.losses import (
     LossWeights,
     content_loss,
+    heatmap_mse,
     hinge_d,
     hinge_g,
+    l1_loss,
     lsgan_d,
     lsgan_g,
+    masked_lsgan_d,
+    masked_lsgan_g,
     parsing_ce,
     pose_consistency,
     region_grams,
@@ -30,6 +34,27 @@ def test_adversarial_losses():
     assert hinge_d(ones, -ones) == 0 and hinge_g(ones) == pytest.approx(-1.0)
     for v in (lsgan_d(ones, zeros), hinge_d(ones, zeros), lsgan_g(ones), hinge_g(ones)):
         assert v.dim() == 0
+
+
+def test_adversarial_losses_are_float32_for_half_scores():
+    half = torch.zeros(2, 1, 4, 3, dtype=torch.bfloat16)
+    for v in (lsgan_g(half), lsgan_d(half, half), masked_lsgan_g(half, torch.ones(2, dtype=torch.bool))):
+        assert v.dtype == torch.float32
+
+
+def test_masked_lsgan_counts_only_valid_samples():
+    ones, zeros = torch.ones(3, 1, 2, 2), torch.zeros(3, 1, 2, 2)
+    fake = torch.stack([torch.zeros(1, 2, 2), torch.ones(1, 2, 2), torch.zeros(1, 2, 2)])  # D says real for #1 only
+    ok = torch.tensor([False, True, False])
+    assert masked_lsgan_g(fake, ok) == 0  # only sample 1 counts, and D calls it real
+    torch.testing.assert_close(masked_lsgan_g(fake, torch.ones(3, dtype=torch.bool)), lsgan_g(fake))
+    torch.testing.assert_close(masked_lsgan_d(ones, zeros, ok, ok), lsgan_d(ones, zeros))
+    assert masked_lsgan_d(zeros, ones, ok, ok) == pytest.approx(1.0)
+    x = torch.rand(3, 1, 2, 2, requires_grad=True)
+    none = masked_lsgan_g(x, torch.zeros(3, dtype=torch.bool))  # no face found anywhere: 0 with a graph
+    assert none == 0
+    none.backward()
+    assert x.grad is not None
 
 
 def test_parsing_ce_index_and_soft_agree():
@@ -55,6 +80,8 @@ def test_pose_content_tv():
     shifted = [f + 1 for f in feats]
     assert content_loss(feats, shifted) == pytest.approx(1.0) and content_loss(feats, shifted, "sum") == pytest.approx(2.0)
     assert tv_loss(torch.ones(1, 3, 5, 5)) == 0 and tv_loss(torch.rand(1, 3, 5, 5)) > 0
+    assert heatmap_mse(x, x + 0.5) == pytest.approx(0.25)
+    assert l1_loss(torch.zeros(1, 3, 2, 2), torch.full((1, 3, 2, 2), -0.5)) == pytest.approx(0.5)
 
 
 def _two_region_parsing(h: int = 16, w: int = 12, upper_label: int = 3, lower_label: int = 4) -> torch.Tensor:
@@ -120,4 +147,6 @@ def test_loss_weights_paper_values():
     w = LossWeights()
     assert (w.adv, w.face, w.pose, w.content, w.style) == (1.0, 1.0, 700.0, 0.03, 1.0)
     assert LossWeights.paper().to_dict()["pose"] == 700.0
+    assert LossWeights.paper().cycle_l1 == 0  # not in the paper
+    assert (w.parsing_ce, w.semantic_cycle, w.heatmap) == (1.0, 1.0, 1000.0)
     assert "EfficientNet" in LossWeights.__doc__

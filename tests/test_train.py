@@ -17,12 +17,12 @@ from safetensors.torch import load_file
 
 from sps.train import config as C
 from sps.train import train
-from sps.train.loop import latest_checkpoint
+from sps.train.checkpoint import latest_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SPS_DATA", REPO.parent / "shared" / "data"))
 pytestmark = pytest.mark.skipif(not (DATA / "viton" / "train").is_dir(), reason=f"data folder {DATA} absent")
-TINY = ["--preset", "tiny", "--threads", "1", "--data_root", str(DATA)]
+TINY = ["--preset", "tiny", "--threads", "1", "--data.root", str(DATA)]
 
 
 def _env() -> dict[str, str]:
@@ -63,12 +63,12 @@ def chain(tmp_path_factory, pairs_csv) -> dict[str, Path]:
     for stage, extra in [
         ("pose", []),
         ("parser", []),
-        ("semantic", ["--pairs", str(pairs_csv)]),
-        ("appearance", ["--semantic_weights", str(root / "semantic/export/semantic_generator"),
-                        "--pose_weights", str(root / "pose/export/pose_estimator")]),
-        ("e2e", ["--semantic_weights", str(root / "semantic/export/semantic_generator"),
-                 "--appearance_weights", str(root / "appearance/export/appearance_generator"),
-                 "--pose_weights", str(root / "pose/export/pose_estimator"), "--steps", "3"]),
+        ("semantic", ["--data.pairs", str(pairs_csv)]),
+        ("appearance", ["--weights.semantic", str(root / "semantic/export/semantic_generator"),
+                        "--weights.pose", str(root / "pose/export/pose_estimator")]),
+        ("e2e", ["--weights.semantic", str(root / "semantic/export/semantic_generator"),
+                 "--weights.appearance", str(root / "appearance/export/appearance_generator"),
+                 "--weights.pose", str(root / "pose/export/pose_estimator"), "--steps", "3"]),
     ]:
         summary = train(stage, [*TINY, "--out", str(root / stage), *extra])
         assert summary["exports"], stage
@@ -85,23 +85,27 @@ CLASSES = {"pose_estimator": "PoseEstimator", "human_parser": "HumanParser",
 @pytest.mark.parametrize("stage", list(EXPORTS))
 def test_stage_runs_logs_samples_and_exports(chain, stage):
     import sps.models as M
+    from sps.train.stages import get_stage
 
     run = chain[stage]
     rows = (run / "log.csv").read_text().splitlines()
     header = rows[0].split(",")
-    assert header[:4] == ["step", "time", "samples_per_s", "lr"] and len(header) > 4
+    assert header[:4] == ["step", "time", "samples_per_s", "lr"]
+    declared = get_stage(stage)
+    assert set(header[4:]) == {*declared.generator_terms, *declared.discriminator_terms}  # every term, by name
     steps = [int(r.split(",")[0]) for r in rows[1:]]
     assert steps == list(range(1, steps[-1] + 1))
     vals = [float(v) for r in rows[1:] for v in r.split(",")[4:]]
     assert all(v == v and abs(v) < 1e6 for v in vals)  # finite
     assert sorted(p.name for p in (run / "samples").glob("step-*.png"))[-1] == f"step-{steps[-1]:06d}.png"
     cfg = C.from_file(stage, run / "config.yaml")
-    assert cfg.canvas == (32, 24) and cfg.model_preset == "tiny"
+    assert cfg.canvas == (32, 24) and cfg.preset == "tiny"
+    assert cfg == C.resolve(stage, ["--config", str(run / "config.yaml")])  # the saved config reads back
     assert latest_checkpoint(run).name == f"ckpt-{steps[-1]:06d}"
     for net in EXPORTS[stage]:
         folder = run / "export" / net
         card = (folder / "README.md").read_text()
-        assert f"steps: {steps[-1]}" in card and "## Metrics" in card
+        assert f"steps: {steps[-1]}" in card and "## Metrics" in card and "loss: " in card
         model = getattr(M, CLASSES[net]).from_pretrained(folder, strict=True)
         saved = load_file(str(folder / "model.safetensors"))
         for k, v in model.state_dict().items():
@@ -123,12 +127,12 @@ def test_plot(chain):
 
 @pytest.mark.parametrize("stage", ["appearance", "e2e"])
 def test_two_processes_keep_ranks_identical(chain, tmp_path, stage):
-    weights = ["--semantic_weights", str(chain["semantic"] / "export/semantic_generator"),
-               "--pose_weights", str(chain["pose"] / "export/pose_estimator")]
+    weights = ["--weights.semantic", str(chain["semantic"] / "export/semantic_generator"),
+               "--weights.pose", str(chain["pose"] / "export/pose_estimator")]
     if stage == "e2e":
-        weights += ["--appearance_weights", str(chain["appearance"] / "export/appearance_generator"),
+        weights += ["--weights.appearance", str(chain["appearance"] / "export/appearance_generator"),
                     "--grad_accum", "2"]
-    _launch2(stage, [*TINY, "--out", str(tmp_path), "--steps", "3", "--sample_every", "0", *weights])
+    _launch2(stage, [*TINY, "--out", str(tmp_path), "--steps", "3", "--log.sample_every", "0", *weights])
     ranks = [json.loads((tmp_path / "checksums" / f"rank-{r}.json").read_text()) for r in (0, 1)]
     assert ranks[0] == ranks[1]
     assert (tmp_path / "log.csv").read_text().count("\n") == 4  # header + 3 steps, written by rank 0 only
@@ -136,12 +140,12 @@ def test_two_processes_keep_ranks_identical(chain, tmp_path, stage):
 
 def test_sigkill_after_checkpoint_resumes_bitwise(tmp_path, pairs_csv):
     """semantic (GAN, flips, dropout-free): kill -9 after a checkpoint, resume, compare with a straight run."""
-    args = [*TINY, "--pairs", str(pairs_csv), "--steps", "8", "--ckpt_every", "2", "--sample_every", "0",
-            "--log_every", "1", "--keep_ckpts", "2"]
+    args = [*TINY, "--data.pairs", str(pairs_csv), "--steps", "8", "--checkpoint.every", "2",
+            "--log.sample_every", "0", "--log.every", "1", "--checkpoint.keep", "2"]
     killed = tmp_path / "killed"
-    env = {**_env(), "SPS_TRAIN_STEP_DELAY": "0.6"}
-    proc = subprocess.Popen([sys.executable, "-m", "sps.train", "semantic", *args, "--out", str(killed)],
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    slow = [sys.executable, str(REPO / "tests" / "slow_train.py"), "0.6"]  # 0.6 s per step: time to kill it
+    proc = subprocess.Popen([*slow, "semantic", *args, "--out", str(killed)],
+                            cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 90
         while time.time() < deadline:
@@ -203,20 +207,21 @@ def test_semantic_mixes_pair_files_with_predicted_parsing(chain, tmp_path, pairs
 
     maps, df_pairs = deepfashion_maps
     init = chain["semantic"] / "export/semantic_generator"
-    args = [*TINY, "--max_images", "0", "--pairs", f"{pairs_csv},{df_pairs}", "--dataset", "viton/train,deepfashion",
-            "--parsing_dirs", f"deepfashion={maps}", "--init_weights", str(init), "--eval_images", "10"]
+    args = [*TINY, "--data.max_images", "0", "--data.pairs", str(pairs_csv), str(df_pairs),
+            "--data.dataset", "viton/train", "deepfashion", "--data.parsing_dirs", f"deepfashion={maps}",
+            "--weights.init", str(init), "--data.eval_images", "10"]
     stage = SemanticStage(C.resolve("semantic", args), None)
     stage.build()
     assert stage.pair_counts == {"viton/train": 11, "deepfashion": 5}  # 1 of each held out for the metrics
     assert len(stage.train_set) == 22  # balanced: the 5 DeepFashion pairs repeated to 11
     b = stage.train_set[20]
     assert set(b["tgt_parsing"].unique().tolist()) <= {0, 1, 3, 4, 6, 7}  # read as sps labels from `maps`
-    unbalanced = SemanticStage(C.resolve("semantic", [*args, "--balance", "false"]), None)
+    unbalanced = SemanticStage(C.resolve("semantic", [*args, "--data.balance", "false"]), None)
     unbalanced.build()
     assert len(unbalanced.train_set) == 16
 
     # lr 0: the export is the initial weights, so G_S really started from --init_weights
-    summary = train("semantic", [*args, "--out", str(tmp_path), "--lr", "0", "--d_lr", "0"])
+    summary = train("semantic", [*args, "--out", str(tmp_path), "--optim.lr", "0", "--optim.d_lr", "0"])
     assert "val_mIoU_deepfashion" in summary["metrics"] and "val_mIoU_viton_train" in summary["metrics"]
     a = load_file(str(init / "model.safetensors"))
     b = load_file(str(tmp_path / "export/semantic_generator/model.safetensors"))
@@ -224,9 +229,9 @@ def test_semantic_mixes_pair_files_with_predicted_parsing(chain, tmp_path, pairs
     card = (tmp_path / "export/semantic_generator/README.md").read_text()
     assert "fine-tuned from" in card and "balanced" in card
 
-    for bad, match in ((["--dataset", "viton/train"], "one folder per pair file"),
-                       (["--parsing_dirs", "market=x"], "not in --dataset"),
-                       (["--parsing_dirs", "deepfashion"], "DATASET=DIR")):
+    for bad, match in ((["--data.dataset", "viton/train"], "one folder per pair file"),
+                       (["--data.parsing_dirs", "market=x"], "not in --data.dataset"),
+                       (["--data.parsing_dirs", "deepfashion"], "KEY=VALUE")):
         with pytest.raises(ValueError, match=match):
             SemanticStage(C.resolve("semantic", [*args, *bad]), None).build()
 
@@ -234,7 +239,7 @@ def test_semantic_mixes_pair_files_with_predicted_parsing(chain, tmp_path, pairs
 def test_balanced_repeats_the_smaller_parts():
     from torch.utils.data import TensorDataset
 
-    from sps.train.common import balanced
+    from sps.train.data import balanced
 
     a, b = TensorDataset(torch.arange(5)), TensorDataset(torch.arange(100, 102))
     mix = balanced([a, b])
@@ -245,17 +250,76 @@ def test_balanced_repeats_the_smaller_parts():
 
 def test_config_resolution(tmp_path):
     f = tmp_path / "c.yaml"
-    f.write_text("stage: parser\nbatch_size: 3\ncanvas: [64, 48]\nlr: 0.5\n")
-    cfg = C.resolve("parser", ["--config", str(f), "--lr", "0.01", "--resume", "--canvas", "32x24"])
-    assert (cfg.batch_size, cfg.lr, cfg.resume, cfg.canvas, cfg.out) == (3, 0.01, True, (32, 24), "runs/parser")
+    f.write_text("stage: parser\nbatch_size: 3\ncanvas: [64, 48]\noptim: {lr: 0.5, beta2: 0.9}\n"
+                 "data: {datasets: [viton/train, deepfashion]}\n")
+    cfg = C.resolve("parser", ["--config", str(f), "--optim.lr", "0.01", "--resume", "--canvas", "32x24"])
+    assert (cfg.batch_size, cfg.optim.lr, cfg.optim.beta2, cfg.resume, cfg.canvas, cfg.out) == (
+        3, 0.01, 0.9, True, (32, 24), "runs/parser")
+    assert cfg.data.datasets == ("viton/train", "deepfashion") and cfg.optim.beta1 == 0.9  # the parser's default
+    assert C.resolve("parser", ["--canvas", "64", "48", "--data.eval_folder"]).data.eval_folder == ()
+    sem = C.resolve("semantic", ["--data.pairs", "a.csv", "b.csv", "--data.dataset", "viton/train", "deepfashion",
+                                 "--data.parsing_dirs", "deepfashion=maps/df", "--data.balance", "false",
+                                 "--model.target_parsing", "hard", "--loss.adv", "0.5", "--batch-size", "4"])
+    assert sem.data.pairs == ("a.csv", "b.csv") and sem.data.dataset == ("viton/train", "deepfashion")
+    assert sem.data.parsing_dirs == {"deepfashion": "maps/df"} and sem.data.balance is False
+    assert (sem.model.target_parsing, sem.loss.adv, sem.batch_size) == ("hard", 0.5, 4)
     paper = C.resolve("appearance", ["--preset", "paper"])
-    assert paper.canvas == (256, 192) and paper.model_preset == "paper" and paper.steps == C.PAPER_STEPS["appearance"]
-    with pytest.raises(ValueError, match="unknown option"):
-        C.resolve("pose", ["--bogus", "1"])
-    with pytest.raises(ValueError, match="expected int"):
-        C.resolve("pose", ["--steps", "many"])
-    C.save(cfg, tmp_path / "out.yaml", "parser")
-    assert C.from_file("parser", tmp_path / "out.yaml") == cfg
+    assert paper.canvas == (256, 192) and paper.preset == "paper" and paper.steps == C.PAPER_STEPS["appearance"]
+    assert paper.loss.cycle_l1 == 0 and C.resolve("appearance", []).loss.cycle_l1 == 10
+    with pytest.raises(ValueError, match="must be soft"):
+        C.resolve("e2e", ["--model.target_parsing", "hard"])
+    e2e = C.resolve("e2e", [])
+    assert (e2e.loss.parsing_adv, e2e.loss.adv, e2e.optim.semantic_lr, e2e.steps) == (0.1, 1.0, 2e-5, 1000)
+    for argv, match in ((["--bogus", "1"], "unrecognized arguments"), (["--steps", "many"], "expected int"),
+                        (["--lr", "1"], "unrecognized arguments"), (["--model_preset", "tiny"], "unrecognized"),
+                        (["--preset", "huge"], "unknown preset"), (["--canvas", "1", "2", "3"], "expected 2 values"),
+                        (["--model.target_parsing", "x"], "unrecognized"),  # pose has no model section
+                        (["--data.pairs", "a.csv"], "unrecognized")):
+        with pytest.raises(ValueError, match=match):
+            C.resolve("pose", argv)
+    with pytest.raises(ValueError, match="soft"):
+        C.resolve("semantic", ["--model.target_parsing", "x"])
+    f.write_text("optim: {lr: 0.1, bogus: 1}\n")
+    with pytest.raises(ValueError, match="unknown option 'bogus'"):
+        C.resolve("pose", ["--config", str(f)])
+    C.save(sem, tmp_path / "out.yaml", "semantic")
+    assert C.from_file("semantic", tmp_path / "out.yaml") == sem
+    assert C.resolve("semantic", ["--config", str(tmp_path / "out.yaml")]) == sem
+
+
+def test_cli_help_lists_dotted_options(capsys):
+    from sps.train.__main__ import main
+
+    assert main(["e2e", "--help"]) == 0
+    out = capsys.readouterr().out
+    for opt in ("--optim.semantic_lr", "--data.datasets", "--loss.parsing_adv", "--model.target_parsing",
+                "--weights.appearance", "--checkpoint.every", "--log.sample_every"):
+        assert opt in out, opt
+    assert "(default: 0.1)" in out  # e2e's parsing_adv default
+    assert main(["pose", "--steps", "many"]) == 2
+    assert "expected int" in capsys.readouterr().err
+
+
+def test_stages_declare_their_loss_terms():
+    from sps.losses import LossWeights
+    from sps.train.stages import STAGES, get_stage
+
+    fields = set(LossWeights().to_dict())
+    for name in STAGES:
+        stage = get_stage(name)
+        declared = {**stage.generator_terms, **stage.discriminator_terms}
+        assert declared and {w for w in declared.values() if w} <= fields, name
+    assert get_stage("semantic").generator_terms["pixel_acc"] is None  # a metric: logged, not weighted
+    assert get_stage("e2e").generator_terms["g_parsing_adv"] == "parsing_adv"
+    assert get_stage("e2e").discriminator_terms["d_parsing"] == "adv"
+
+    stage = get_stage("semantic")(C.resolve("semantic", ["--loss.parsing_ce", "2", "--loss.adv", "0.5"]), None)
+    one = torch.tensor(1.0)
+    total = stage.weighted({"ce": one, "g_adv": one * 3, "pixel_acc": one * 100}, stage.generator_terms)
+    assert float(total) == 2 * 1 + 0.5 * 3
+    with pytest.raises(KeyError, match="not declared"):
+        stage.weighted({"ce": one, "g_adv": one, "pixel_acc": one, "extra": one}, stage.generator_terms)
+    assert "ce x2 (parsing_ce)" in stage.loss_description()
 
 
 def test_latest_pointer_ignores_half_written_checkpoints(tmp_path):

@@ -3,19 +3,19 @@
 Training throughput per stage on this CPU: samples/s and seconds per optimiser step in steady state, and the
 peak resident memory of the whole training process.
 
-Each stage runs as its own ``python -m sps.train STAGE --preset P --steps N --log_every 1 ...`` subprocess
+Each stage runs as its own ``python -m sps.train STAGE --preset P --steps N --log.every 1 ...`` subprocess
 (forced onto the CPU with ``ACCELERATE_USE_CPU``), so a step costs exactly what it costs in a real run: data
 loading, heatmaps and flips, forward, backward, clipping and the optimiser steps of every network of the
 stage. Speeds come from the run's own ``log.csv`` (``samples_per_s`` of every step after ``--warmup``;
 s/step is their mean step time, samples/s = batch / s/step). Peak RSS is the child's ``ru_maxrss`` from
 ``os.wait4`` (its own peak, including set-up, the final sample grid, metrics and export, which need less
 than a training step); "run wall" is the whole subprocess including start-up, data indexing and export.
-Periodic samples and checkpoints are off, the final metrics use one image (``--eval_images 1``; 0 would
-mean all) and pose/parser skip their test folder.
+Periodic samples and checkpoints are off, the final metrics use one image (``--data.eval_images 1``; 0
+would mean all) and pose/parser skip their test folder.
 
 Stages that start from earlier stages' networks (appearance: G_S and the pose estimator; e2e: G_S, G_A
 and the pose estimator) use the default ``weights/...`` folders when they exist with the preset's canvas,
-and otherwise freshly initialised networks of the preset (``sps.train.common.load_net``'s ``"random"``):
+and otherwise freshly initialised networks of the preset (``sps.train.nets.load_net``'s ``"random"``):
 a step costs the same either way. The semantic stage reads the default pseudo-pair CSV when present, else a
 small one written over VITON train images with parsing maps.
 """
@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[2]
 STAGES = tuple(C.STAGE_CONFIGS)
-# option name -> network class, for the stages that start from other stages' exports
+# name -> network class of the stages that start from other stages' exports (option `--weights.<name minus
+# _weights>`)
 WEIGHT_OPTIONS: dict[str, dict[str, str]] = {
     "appearance": {"semantic_weights": "SemanticGenerator", "pose_weights": "PoseEstimator"},
     "e2e": {"semantic_weights": "SemanticGenerator", "appearance_weights": "AppearanceGenerator",
@@ -75,12 +76,17 @@ def _stages(text: str) -> list[str]:
     return out
 
 
+def _field(option: str) -> str:
+    """"semantic_weights" -> "semantic": the field of the config's `weights` section."""
+    return option.removesuffix("_weights")
+
+
 def pick_weights(stage: str, canvas: tuple[int, int], mode: str) -> dict[str, str]:
     """``{option: folder or "random"}`` for the networks ``stage`` starts from (see the module docstring)."""
     out: dict[str, str] = {}
     defaults = C.STAGE_CONFIGS[stage]()
     for opt in WEIGHT_OPTIONS.get(stage, {}):
-        folder = REPO / getattr(defaults, opt)
+        folder = REPO / getattr(defaults.weights, _field(opt))
         use = "random"
         if mode == "auto" and (folder / "config.json").is_file():
             try:
@@ -96,7 +102,7 @@ def pick_weights(stage: str, canvas: tuple[int, int], mode: str) -> dict[str, st
 def pairs_csv(tmp: Path, data: Path, n: int) -> Path:
     """The default pseudo-pair CSV when present, else ``tmp/pairs.csv`` with ``n`` pairs of VITON train images
     that have parsing maps (each image paired with the next one)."""
-    default = REPO / C.SemanticConfig().pairs
+    default = REPO / C.SemanticConfig().data.pairs[0]
     if default.is_file():
         return default
     folder = data / "viton" / "train"
@@ -123,16 +129,16 @@ def run_stage(stage: str, args: argparse.Namespace, tmp: Path, data: Path) -> St
     batch = cfg.batch_size * cfg.grad_accum
     out = tmp / stage
     cmd = [sys.executable, "-m", "sps.train", stage, *base, "--steps", str(args.steps), "--out", str(out),
-           "--log_every", "1", "--sample_every", "0", "--ckpt_every", "0", "--keep_ckpts", "1",
-           "--eval_images", "1", "--max_images", str(args.max_images), "--threads", str(args.threads),
-           "--num_workers", str(args.workers), "--data_root", str(data)]
+           "--log.every", "1", "--log.sample_every", "0", "--checkpoint.every", "0", "--checkpoint.keep", "1",
+           "--data.eval_images", "1", "--data.max_images", str(args.max_images), "--threads", str(args.threads),
+           "--data.num_workers", str(args.workers), "--data.root", str(data)]
     if stage in ("pose", "parser"):
-        cmd.append("--eval_folder=")  # skip the test-folder metrics (parser still scores the 6 spt-demo maps)
+        cmd.append("--data.eval_folder")  # none: skip the test-folder metrics (parser still scores spt-demo)
     weights = pick_weights(stage, cfg.canvas, args.weights)
     for opt, path in weights.items():
-        cmd += [f"--{opt}", path]
+        cmd += [f"--weights.{_field(opt)}", path]
     if stage == "semantic":
-        cmd += ["--pairs", str(pairs_csv(tmp, data, args.max_images))]
+        cmd += ["--data.pairs", str(pairs_csv(tmp, data, args.max_images))]
     pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "ACCELERATE_USE_CPU": "true",
            "HF_HUB_OFFLINE": "1", "PYTHONPATH": pythonpath}

@@ -1,4 +1,4 @@
-"""`python -m sps.train STAGE [--config FILE] [--preset cpu|paper|tiny] [--key value ...]`
+"""`python -m sps.train STAGE [--config FILE] [--preset tiny|cpu|paper] [--section.option value ...]`
 `python -m sps.train plot RUN_DIR`
 
 Works unchanged under `accelerate launch -m sps.train STAGE ...` (one CPU process to many GPUs).
@@ -10,22 +10,10 @@ import sys
 
 from .stages import STAGES
 
-USAGE = f"""usage: python -m sps.train STAGE [--config FILE] [--preset cpu|paper|tiny] [--key value ...]
+USAGE = f"""usage: python -m sps.train STAGE [--config FILE] [--preset tiny|cpu|paper] [--section.option value ...]
        python -m sps.train plot RUN_DIR
-       python -m sps.train STAGE --help       (list the options of a stage and their defaults)
+       python -m sps.train STAGE --help       (every option of a stage and its default)
 stages: {', '.join(STAGES)}"""
-
-
-def _help(stage: str) -> str:
-    import dataclasses
-
-    from .config import STAGE_CONFIGS
-
-    cls = STAGE_CONFIGS[stage]
-    lines = [f"options of `{stage}` ({cls.__name__}: {(cls.__doc__ or '').strip()}):"]
-    for f in dataclasses.fields(cls):
-        lines.append(f"  --{f.name} {getattr(f.type, '__name__', f.type)} (default {f.default!r})")
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,15 +29,15 @@ def main(argv: list[str] | None = None) -> int:
     if cmd not in STAGES:
         print(f"unknown stage {cmd!r}\n{USAGE}", file=sys.stderr)
         return 2
-    if "-h" in rest or "--help" in rest:
-        print(_help(cmd))
-        return 0
-    from .config import resolve
+    from .config import parser_for, resolve
 
+    if "-h" in rest or "--help" in rest:
+        print(parser_for(cmd).format_help())
+        return 0
     try:
         cfg = resolve(cmd, rest)
     except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {e}\n(python -m sps.train {cmd} --help lists the options)", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("accelerate", "httpx", "matplotlib", "PIL"):

@@ -1,131 +1,239 @@
-"""Training configs: one dataclass per stage on top of a common `RunConfig`.
+"""Training configs: one dataclass per stage on top of `RunConfig`, with nested sections.
 
-Resolution order (later wins): dataclass defaults < `--preset` < `--config FILE` (YAML/JSON) < CLI `--key value`.
-The resolved config is written beside the run as `RUN_DIR/config.yaml`.
+Sections: `optim` (Adam and its schedule), `data` (folders, pairs, loader), `log`, `checkpoint`, `loss`
+(`sps.losses.LossWeights`: the weight of each loss term), and for the generator stages `model`
+(`sps.models.SPSModelConfig`: soft/hard target parsing, heatmaps) and `weights` (networks to start from).
+The network widths follow `preset` (tiny | cpu | paper).
+
+Resolution order (later wins): dataclass defaults < `--preset` < `--config FILE` (YAML/JSON, nested) < command
+line (`--optim.lr 1e-4`, see `sps.train.cli`). The resolved config is written beside the run as
+`RUN_DIR/config.yaml` and reads back with `--config` or `from_file`.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
-import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ..losses import LossWeights
+from ..models.sps_model import SPSModelConfig
+from . import cli
+from .cli import option
+
+# ---------------------------------------------------------------------------------------------
+# Sections
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class OptimOptions:
+    """Adam and its learning-rate schedule (one LambdaLR per optimiser)."""
+
+    lr: float = option(2e-4, "learning rate of the trained network (generators)")
+    beta1: float = option(0.5, "Adam beta1")
+    beta2: float = option(0.999, "Adam beta2")
+    weight_decay: float = option(0.0, "Adam weight decay")
+    schedule: str = option("constant", "constant | cosine | linear (decay to 0 over `steps`)")
+    warmup_steps: int = option(0, "linear warm-up steps")
+    clip_grad: float = option(100.0, "max grad norm of each optimiser's parameters (0 = off)")
+
+
+@dataclass
+class GanOptimOptions(OptimOptions):
+    """Adam for a generator and its discriminators."""
+
+    d_lr: float = option(2e-4, "learning rate of the discriminators")
+
+
+@dataclass
+class E2EOptimOptions(GanOptimOptions):
+    """Adam for G_A and G_S together (G_S moves gently) and the discriminators."""
+
+    semantic_lr: float = option(2e-5, "learning rate of G_S (G_A uses lr)")
+
+
+@dataclass
+class DataOptions:
+    """Where the images come from and how they are loaded."""
+
+    root: str = option("", "data root (default: sps.data.data_root())")
+    max_images: int = option(0, "at most this many images (semantic: pairs) per folder (0 = all); tests, quick runs")
+    num_workers: int = option(0, "DataLoader workers")
+    flip: float = option(0.5, "probability of a horizontal flip of a training item")
+    eval_images: int = option(200, "images (pairs) used for the final metrics (0 = all)")
+
+
+@dataclass
+class FolderData(DataOptions):
+    """Person folders under the data root (`sps.train.data.person_folders`)."""
+
+    datasets: tuple[str, ...] = option(("viton/train",), "person folders under the data root")
+    balance: bool = option(False, "repeat the smaller folders so each gives an equal share of the steps")
+
+
+@dataclass
+class EvalFolderData(FolderData):
+    """Person folders to train on and to score on at the end."""
+
+    eval_folder: tuple[str, ...] = option((), "folders scored at the end (test identities where unsplit)")
+
+
+@dataclass
+class PairData(DataOptions):
+    """Searched pseudo pairs (CSV source,candidate,score,margin from `python -m sps.search`)."""
+
+    pairs: tuple[str, ...] = option(("pseudo_labels/viton_train.csv",), "pair CSV files (names inside `dataset`)")
+    dataset: tuple[str, ...] = option(("viton/train",), "folder holding the images of each pair file, in order")
+    parsing_dirs: dict[str, str] = option({}, "DATASET=DIR: predicted label maps (`python -m sps.predict`) of a folder")
+    balance: bool = option(True, "repeat the smaller pair files so each gives an equal share of the steps")
+    max_margin: float = option(0.0, "keep only pairs with margin >= this (0 = keep all)")
+
+
+@dataclass
+class LogOptions:
+    """log.csv rows and sample grids."""
+
+    every: int = option(10, "a row in log.csv every N steps (means over the window and all processes)")
+    sample_every: int = option(250, "samples/step-XXXXXX.png every N steps (0 = only at the end)")
+
+
+@dataclass
+class CheckpointOptions:
+    """Periodic `accelerator.save_state` checkpoints."""
+
+    every: int = option(500, "checkpoint every N steps (0 = only at the end)")
+    keep: int = option(2, "keep this many checkpoints")
+
+
+@dataclass
+class InitWeights:
+    """The network a stage starts from."""
+
+    init: str = option("", "start from exported weights (fine-tuning), e.g. weights/pose_estimator")
+
+
+@dataclass
+class AppearanceWeights:
+    """Frozen networks the appearance stage uses ("random": a fresh network of the preset, for benchmarks)."""
+
+    semantic: str = option("weights/semantic_generator", "G_S (frozen)")
+    pose: str = option("weights/pose_estimator", "pose estimator for the pose consistency loss (frozen)")
+    parser: str = option("", "human parser that predicts parsing for images without it (\"\" = skip those)")
+
+
+@dataclass
+class E2EWeights(AppearanceWeights):
+    """G_S and G_A to fine-tune jointly, and the frozen helpers."""
+
+    semantic: str = option("weights/semantic_generator", "G_S to fine-tune")
+    appearance: str = option("weights/appearance_generator", "G_A to fine-tune")
+
+
+# ---------------------------------------------------------------------------------------------
+# The options of every stage
+# ---------------------------------------------------------------------------------------------
 
 @dataclass
 class RunConfig:
-    """Options every stage shares (run folder, optimisation, logging, checkpoints, data size)."""
+    """Options every stage shares (run folder, preset, canvas, steps, batch, sections)."""
 
-    out: str = ""  # run folder; default runs/<stage>
-    preset: str = "cpu"  # cpu | paper | tiny: canvas, model widths, batch, steps (see PRESETS)
-    model_preset: str = "cpu"  # preset name passed to the network configs (tiny | cpu | paper)
-    canvas: tuple[int, int] = (128, 96)  # (H, W) model canvas
-    steps: int = 2000  # optimiser steps (each = grad_accum micro-batches per process)
-    batch_size: int = 8  # per process, per micro-batch
-    grad_accum: int = 1
-    lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    weight_decay: float = 0.0
-    lr_schedule: str = "constant"  # constant | cosine | linear (decay to 0 over `steps`)
-    warmup_steps: int = 0
-    clip_grad: float = 100.0  # max grad norm (0 = off)
-    mixed_precision: str = "no"  # no | fp16 | bf16 (accelerate)
-    seed: int = 0
-    data_root: str = ""  # default sps.data.data_root()
-    max_images: int = 0  # use at most this many images per dataset folder (0 = all); for tests / quick runs
-    num_workers: int = 0  # DataLoader workers
-    log_every: int = 10  # rows in log.csv every N steps
-    sample_every: int = 250  # samples/step-XXXX.png every N steps (0 = only at the end)
-    ckpt_every: int = 500  # checkpoint every N steps (0 = only at the end)
-    keep_ckpts: int = 2  # keep this many checkpoints
-    max_minutes: float = 0.0  # stop gracefully (checkpoint + export) after this many minutes (0 = no limit)
-    resume: bool = False  # continue from RUN_DIR/checkpoints/latest
-    export_fp16: bool = False  # save the exported weights in float16
-    eval_images: int = 200  # images used for the final metrics (0 = all)
-    find_unused_parameters: bool = False  # DDP option; every stage uses all trainable parameters by design
-    threads: int = 0  # torch.set_num_threads (0 = leave torch's default)
+    out: str = option("", "run folder (default runs/<stage>)")
+    preset: str = option("cpu", "tiny | cpu | paper: canvas, network widths, batch, steps (see PRESETS)")
+    canvas: tuple[int, int] = option((128, 96), "(H, W) model canvas")
+    steps: int = option(2000, "optimiser steps (each = grad_accum micro-batches per process)")
+    batch_size: int = option(8, "per process, per micro-batch")
+    grad_accum: int = option(1, "micro-batches per optimiser step")
+    seed: int = option(0, "seed of the data order, initial weights and per-step random draws")
+    mixed_precision: str = option("no", "no | fp16 | bf16 (accelerate)")
+    threads: int = option(0, "torch.set_num_threads (0 = leave torch's default)")
+    resume: bool = option(False, "continue from RUN_DIR/checkpoints/latest")
+    max_minutes: float = option(0.0, "stop gracefully (checkpoint + export) after this many minutes (0 = no limit)")
+    export_fp16: bool = option(False, "save the exported weights in float16")
+    find_unused_parameters: bool = option(False, "DDP option; every stage uses all trainable parameters by design")
+    optim: OptimOptions = option(OptimOptions(), "optimiser")
+    data: DataOptions = option(DataOptions(), "data")
+    log: LogOptions = option(LogOptions(), "logging")
+    checkpoint: CheckpointOptions = option(CheckpointOptions(), "checkpoints")
+    loss: LossWeights = option(LossWeights(), "loss weights")
+
+
+# ---------------------------------------------------------------------------------------------
+# Stages
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class SupervisedConfig(RunConfig):
+    """One network trained on annotations, from scratch or from `weights.init` (pose, parser)."""
+
+    optim: OptimOptions = option(OptimOptions(lr=1e-3, beta1=0.9), "optimiser")
+    data: EvalFolderData = option(EvalFolderData(), "folders to train on and to score on")
+    weights: InitWeights = option(InitWeights(), "starting weights")
 
 
 @dataclass
-class PoseConfig(RunConfig):
+class PoseConfig(SupervisedConfig):
     """Stage 1: PoseEstimator on every keypoint annotation; heatmap MSE; flip augmentation."""
 
-    datasets: str = "viton/train,deepfashion,market"  # comma-separated folders under the data root
-    eval_folder: str = "viton/test,deepfashion,market"  # PCK at the end on each (test identities where unsplit)
-    flip: float = 0.5  # probability of a horizontal flip
-    heatmap_weight: float = 1000.0  # heatmaps peak at 1 and are mostly 0: scale the MSE so Adam sees usable grads
-    balance: bool = False  # repeat the smaller folders so each gives an equal share of the steps
-    init_weights: str = ""  # start from exported weights (fine-tuning), e.g. weights/pose_estimator
-    lr: float = 1e-3
-    beta1: float = 0.9
+    data: EvalFolderData = option(EvalFolderData(
+        datasets=("viton/train", "deepfashion", "market"), eval_folder=("viton/test", "deepfashion", "market")),
+        "keypoint folders; PCK at the end on each eval folder")
 
 
 @dataclass
-class ParserConfig(RunConfig):
+class ParserConfig(SupervisedConfig):
     """Stage 2: HumanParser on VITON's LIP parsing merged to the 10 labels; cross-entropy; flip augmentation."""
 
-    datasets: str = "viton/train"
-    eval_folder: str = "viton/test"  # mIoU per label here and on spt-demo (the paper's own labels)
-    flip: float = 0.5
-    lr: float = 1e-3
-    beta1: float = 0.9
+    data: EvalFolderData = option(EvalFolderData(eval_folder=("viton/test",)),
+                                  "folders with parsing; mIoU per label at the end on eval_folder and spt-demo")
 
 
 @dataclass
-class SemanticConfig(RunConfig):
-    """Stage 3: SemanticGenerator on searched pseudo labels (CSV source,candidate,score,margin); CE + adversarial.
+class GeneratorConfig(RunConfig):
+    """A stage that trains G_S and/or G_A through `sps.models.SPSModel`, against discriminators."""
 
-    Several pair files mix datasets: `--pairs a.csv,b.csv --dataset viton/train,deepfashion`, with
-    `--parsing_dirs deepfashion=runs/parsing/deepfashion_train` for a folder whose maps come from the parser.
+    optim: GanOptimOptions = option(GanOptimOptions(), "optimiser")
+    model: SPSModelConfig = option(SPSModelConfig(), "generation path: what G_A gets from G_S (soft | hard), heatmaps")
+
+
+@dataclass
+class SemanticConfig(GeneratorConfig):
+    """Stage 3: SemanticGenerator on searched pseudo labels; CE + adversarial.
+
+    Several pair files mix datasets: `--data.pairs a.csv b.csv --data.dataset viton/train deepfashion`, with
+    `--data.parsing_dirs deepfashion=runs/parsing/deepfashion_train` for a folder whose maps come from the parser.
     """
 
-    pairs: str = "pseudo_labels/viton_train.csv"  # CSV(s) from `python -m sps.search` (names inside `dataset`)
-    dataset: str = "viton/train"  # folder(s) holding the sources and candidates, one per pair file
-    parsing_dirs: str = ""  # DATASET=DIR,...: predicted maps (sps labels, `python -m sps.predict`) for a dataset
-    balance: bool = True  # with several pair files, repeat the smaller ones so each gives an equal share of the steps
-    init_weights: str = ""  # start G_S from exported weights (fine-tuning), e.g. weights/semantic_generator
-    max_margin: float = 0.0  # keep only pairs with margin >= this (0 = keep all)
-    ce_weight: float = 1.0
-    adv_weight: float = 1.0  # ParsingDiscriminator, LSGAN
-    d_lr: float = 2e-4
+    data: PairData = option(PairData(), "pseudo pairs")
+    weights: InitWeights = option(InitWeights(), "starting weights of G_S")
 
 
 @dataclass
-class AppearanceConfig(RunConfig):
-    """Stage 4: AppearanceGenerator with frozen G_S and PoseEstimator; adv + face + pose + content (cycle) + style."""
+class AppearanceConfig(GeneratorConfig):
+    """Stage 4: AppearanceGenerator with frozen G_S and PoseEstimator; adv + face + pose + content + style (+ L1)."""
 
-    datasets: str = "viton/train"  # sources need parsing (ground truth, or `parser_weights` to predict it)
-    semantic_weights: str = "weights/semantic_generator"
-    pose_weights: str = "weights/pose_estimator"
-    parser_weights: str = ""  # predicts parsing for images without it (e.g. deepfashion); "" = skip those images
-    perceptual: str = "efficientnet_lite0"
-    adv_weight: float = 1.0
-    face_weight: float = 1.0
-    pose_weight: float = 700.0
-    content_weight: float = 0.03
-    style_weight: float = 1.0
-    # Pixel L1 between the cycle reconstruction and the source. Not in the paper: a direct, still unpaired signal
+    data: FolderData = option(FolderData(), "sources need parsing (ground truth, or weights.parser to predict it)")
+    # Pixel L1 between the cycle reconstruction and the source: not in the paper, a direct, still unpaired signal
     # that makes the short CPU runs converge; the `paper` preset sets it to 0.
-    cycle_l1_weight: float = 10.0
-    d_lr: float = 2e-4
-    hard_target_parsing: bool = False  # feed G_A one-hot argmax of G_S instead of its softmax
-    fade_steps: int = 0  # local enhancer (paper preset): alpha ramps (0, 1] over this many steps (0 = always 1)
+    loss: LossWeights = option(LossWeights(cycle_l1=10.0), "loss weights")
+    weights: AppearanceWeights = option(AppearanceWeights(), "networks")
+    perceptual: str = option("efficientnet_lite0", "perceptual network of the content and style losses")
+    fade_steps: int = option(0, "local enhancer (paper preset): alpha ramps (0, 1] over this many steps (0 = 1)")
 
 
 @dataclass
 class E2EConfig(AppearanceConfig):
     """Stage 5: joint fine-tuning of G_S and G_A: soft parsing, semantic cycle CE, both discriminators."""
 
-    appearance_weights: str = "weights/appearance_generator"
-    semantic_lr: float = 2e-5  # G_S moves gently
-    lr: float = 1e-4
-    cycle_weight: float = 1.0  # CE(G_S(S_t -> p_s), S_s)
-    parsing_adv_weight: float = 0.1  # ParsingDiscriminator on G_S's soft maps
-    steps: int = 1000
+    steps: int = option(1000, "optimiser steps (each = grad_accum micro-batches per process)")
+    optim: E2EOptimOptions = option(E2EOptimOptions(lr=1e-4), "optimiser")
+    loss: LossWeights = option(LossWeights(cycle_l1=10.0, parsing_adv=0.1), "loss weights")
+    weights: E2EWeights = option(E2EWeights(), "networks")
+
+    def __post_init__(self) -> None:
+        if self.model.target_parsing != "soft":
+            raise ValueError("e2e trains G_S through G_A's losses: --model.target_parsing must be soft")
 
 
 STAGE_CONFIGS: dict[str, type[RunConfig]] = {
@@ -136,134 +244,79 @@ STAGE_CONFIGS: dict[str, type[RunConfig]] = {
     "e2e": E2EConfig,
 }
 
-# Presets: overrides applied on top of a stage's defaults. `cpu` is the shipped preset (this 2-core machine);
+# Presets: nested overrides applied on top of a stage's defaults. `cpu` is the shipped preset (a 2-core machine);
 # `paper` is for GPUs: 256x192, the paper's widths, batch sizes and step counts that make sense on one or more GPUs.
 PRESETS: dict[str, dict[str, Any]] = {
-    "tiny": dict(model_preset="tiny", canvas=(32, 24), batch_size=2, steps=4, log_every=1, sample_every=2,
-                 ckpt_every=2, eval_images=4, max_images=8),
-    "cpu": dict(model_preset="cpu", canvas=(128, 96), batch_size=8),
-    "paper": dict(model_preset="paper", canvas=(256, 192), batch_size=16, num_workers=8, ckpt_every=2000,
-                  sample_every=1000, log_every=50, eval_images=0),
+    "tiny": dict(canvas=(32, 24), batch_size=2, steps=4, log=dict(every=1, sample_every=2), checkpoint=dict(every=2),
+                 data=dict(eval_images=4, max_images=8)),
+    "cpu": dict(canvas=(128, 96), batch_size=8),
+    "paper": dict(canvas=(256, 192), batch_size=16, data=dict(num_workers=8, eval_images=0),
+                  checkpoint=dict(every=2000), log=dict(sample_every=1000, every=50)),
 }
 # per-stage paper step counts (steps x batch 16 per process; ~10-60 epochs of VITON train on one GPU)
 PAPER_STEPS = {"pose": 40000, "parser": 40000, "semantic": 30000, "appearance": 100000, "e2e": 20000}
 PAPER_BATCH = {"appearance": 8, "e2e": 8}
 
 
-def _field_types(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+def preset_overrides(stage: str, preset: str) -> dict[str, Any]:
+    """The nested overrides of `preset` for `stage`."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+    over = {**PRESETS[preset], "preset": preset}
+    if preset == "paper":
+        over.update(steps=PAPER_STEPS[stage], batch_size=PAPER_BATCH.get(stage, over["batch_size"]))
+        if stage in ("appearance", "e2e"):
+            over["loss"] = {"cycle_l1": 0.0}  # the paper's losses only
+    return over
 
 
-def _convert(value: Any, tp: Any, key: str) -> Any:
-    """Convert a CLI string (or a YAML/JSON value) to the dataclass field type."""
-    origin = typing.get_origin(tp)
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        s = str(value).strip().lower()
-        if s in ("1", "true", "yes", "on"):
-            return True
-        if s in ("0", "false", "no", "off"):
-            return False
-        raise ValueError(f"--{key}: expected a boolean, got {value!r}")
-    if origin is tuple:
-        args = typing.get_args(tp)
-        if isinstance(value, str):
-            parts = [p for p in value.replace("x", ",").replace(" ", ",").split(",") if p]
-        else:
-            parts = list(value)
-        if len(parts) != len(args):
-            raise ValueError(f"--{key}: expected {len(args)} values, got {value!r}")
-        return tuple(a(p) for a, p in zip(args, parts))
-    try:
-        return tp(value)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"--{key}: expected {getattr(tp, '__name__', tp)}, got {value!r}") from e
+def parser_for(stage: str):
+    """The argparse parser of `stage`'s options (defaults shown are the stage's, `cpu` preset). Loss weights
+    the stage does not use are accepted (one config file can serve several stages) but not listed."""
+    from .stages import get_stage
 
-
-def parse_cli(argv: list[str]) -> dict[str, str | bool]:
-    """`--key value`, `--key=value` and bare `--flag` (= true) into a dict (dashes in keys become underscores)."""
-    out: dict[str, str | bool] = {}
-    i = 0
-    while i < len(argv):
-        tok = argv[i]
-        if not tok.startswith("--"):
-            raise ValueError(f"unexpected argument {tok!r} (options are --key value)")
-        key = tok[2:]
-        if "=" in key:
-            key, val = key.split("=", 1)
-            i += 1
-        elif i + 1 < len(argv) and not argv[i + 1].startswith("--"):
-            val = argv[i + 1]
-            i += 2
-        else:
-            val, i = True, i + 1
-        out[key.replace("-", "_")] = val
-    return out
+    if stage not in STAGE_CONFIGS:
+        raise ValueError(f"unknown stage {stage!r}; choose from {list(STAGE_CONFIGS)}")
+    cls, declared = STAGE_CONFIGS[stage], get_stage(stage)
+    used = {*declared.generator_terms.values(), *declared.discriminator_terms.values()}
+    unused = frozenset(f"loss.{name}" for name in LossWeights().to_dict() if name not in used)
+    return cli.build_parser(cls(), prog=f"python -m sps.train {stage}", hidden=unused,
+                            description=f"{cls.__name__}: {(cls.__doc__ or '').strip()}")
 
 
 def load_file(path: str | Path) -> dict[str, Any]:
-    """Read a YAML or JSON config file (a flat mapping of field names)."""
+    """Read a YAML or JSON config file (a nested mapping of options; a `stage` key is ignored)."""
     text = Path(path).read_text()
     data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping of option names to values")
+    data.pop("stage", None)
     return data
 
 
-def apply(cfg: RunConfig, updates: dict[str, Any], where: str) -> RunConfig:
-    """Return a copy of `cfg` with `updates` converted to the field types; unknown keys are errors."""
-    types = _field_types(type(cfg))
-    conv = {}
-    for k, v in updates.items():
-        if k not in types:
-            known = ", ".join(sorted(types))
-            raise ValueError(f"{where}: unknown option {k!r} for {type(cfg).__name__} (known: {known})")
-        conv[k] = _convert(v, types[k], k)
-    return dataclasses.replace(cfg, **conv)
-
-
-def preset_overrides(stage: str, preset: str) -> dict[str, Any]:
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
-    over = dict(PRESETS[preset])
-    if preset == "paper":
-        over["steps"] = PAPER_STEPS[stage]
-        over["batch_size"] = PAPER_BATCH.get(stage, over["batch_size"])
-        if stage in ("appearance", "e2e"):
-            over["cycle_l1_weight"] = 0.0  # the paper's losses only
-    return over
-
-
 def resolve(stage: str, argv: list[str]) -> RunConfig:
-    """Build the config of `stage` from defaults, preset, `--config FILE` and CLI overrides."""
-    if stage not in STAGE_CONFIGS:
-        raise ValueError(f"unknown stage {stage!r}; choose from {list(STAGE_CONFIGS)}")
-    cli = parse_cli(argv)
-    file_opts = load_file(str(cli.pop("config"))) if "config" in cli else {}
-    file_opts.pop("stage", None)
-    preset = str(cli.get("preset", file_opts.get("preset", "cpu")))
-    cfg = STAGE_CONFIGS[stage]()
-    cfg = apply(cfg, {**preset_overrides(stage, preset), "preset": preset}, f"preset {preset}")
-    cfg = apply(cfg, file_opts, "config file")
-    cfg = apply(cfg, cli, "command line")
+    """Build the config of `stage` from defaults, preset, `--config FILE` and command-line options."""
+    given, config_file = cli.parse(parser_for(stage), list(argv))
+    file_opts = load_file(config_file) if config_file else {}
+    preset = str(given.get("preset", file_opts.get("preset", "cpu")))
+    cfg = cli.apply(STAGE_CONFIGS[stage](), preset_overrides(stage, preset), f"preset {preset}")
+    cfg = cli.apply(cfg, file_opts, f"config file {config_file}")
+    cfg = cli.apply(cfg, given, "command line")
     if not cfg.out:
-        cfg = dataclasses.replace(cfg, out=f"runs/{stage}")
+        cfg = cli.apply(cfg, {"out": f"runs/{stage}"}, "default")
     return cfg
 
 
 def to_dict(cfg: RunConfig) -> dict[str, Any]:
-    d = dataclasses.asdict(cfg)
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+    """The nested options of a config as plain YAML/JSON values."""
+    return cli.to_dict(cfg)
 
 
 def save(cfg: RunConfig, path: str | Path, stage: str) -> None:
     """Write the resolved config (YAML) so the run can be reproduced with `--config path`."""
-    d = {"stage": stage, **to_dict(cfg)}
-    Path(path).write_text(yaml.safe_dump(d, sort_keys=False))
+    Path(path).write_text(yaml.safe_dump({"stage": stage, **to_dict(cfg)}, sort_keys=False))
 
 
 def from_file(stage: str, path: str | Path) -> RunConfig:
-    d = load_file(path)
-    d.pop("stage", None)
-    return apply(STAGE_CONFIGS[stage](), d, str(path))
+    """A config saved by `save` (or any nested YAML/JSON of options) on top of the stage defaults."""
+    return cli.apply(STAGE_CONFIGS[stage](), load_file(path), str(path))

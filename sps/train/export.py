@@ -34,7 +34,7 @@ net = {cls}.from_pretrained("{network}")  # folder or Hub repo id
 
 - data: {data}
 - steps: {step} (global batch {global_batch}, {num_processes} process(es)), {elapsed:.1f} minutes
-- canvas (H, W): {canvas}; model preset: `{model_preset}`; parameters: {params:,}; dtype: {dtype}
+- canvas (H, W): {canvas}; preset: `{preset}`; parameters: {params:,}; dtype: {dtype}
 
 ## Metrics
 
@@ -46,7 +46,8 @@ net = {cls}.from_pretrained("{network}")  # folder or Hub repo id
 
 ## Config
 
-Reproduce with `python -m sps.train {stage} --config config.yaml` (this block saved as config.yaml):
+Reproduce with `python -m sps.train {stage} --config config.yaml` (this block saved as config.yaml; options on
+the command line override it, e.g. `--optim.lr 1e-4`):
 
 ```yaml
 {config}```
@@ -79,7 +80,7 @@ def save_network(net: torch.nn.Module, folder: str | Path, stage: str, cfg: C.Ru
         network=folder.name, cls=type(net).__name__, stage=stage, data=data or "see config",
         step=step, global_batch=state.get("global_batch", cfg.batch_size), num_processes=state.get("num_processes", 1),
         elapsed=state.get("elapsed_s", 0.0) / 60, canvas=tuple(cfg.canvas), canvas_s="x".join(map(str, cfg.canvas)),
-        model_preset=cfg.model_preset, params=sum(p.numel() for p in net.parameters()), dtype=dtype,
+        preset=cfg.preset, params=sum(p.numel() for p in net.parameters()), dtype=dtype,
         metrics=_table(metrics), losses=_table(losses),
         config=yaml.safe_dump({"stage": stage, **C.to_dict(cfg)}, sort_keys=False))
     (folder / "README.md").write_text(card)

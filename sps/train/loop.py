@@ -1,15 +1,16 @@
-"""The shared Accelerate training loop: one `prepare`, gradient accumulation, atomic checkpoints, logs, samples.
+"""The shared Accelerate training loop: one `prepare`, gradient accumulation, checkpoints, logs, samples, export.
 
-A stage (see `Stage`) builds its networks, optimisers and training set and implements one micro-step
-(forward + `accelerator.backward`). The loop owns everything else, identical for every stage:
+A stage (`sps.train.stage.Stage`) builds its networks, optimisers and training set and computes its loss terms.
+`Trainer` owns everything else, identical for every stage:
 
 * determinism: the data order comes from `RunSampler` (a pure function of the seed), and the global torch RNG is
   re-seeded from (seed, step, micro-batch, rank) after each batch is fetched, so a resumed run draws exactly
   what an uninterrupted one would (flips, target poses, dropout) without depending on saved RNG files;
+* losses: the weighted sum of the stage's generator terms, backward; then of its discriminator terms, backward;
 * gradient accumulation: `accelerator.no_sync` on every prepared model for all but the last micro-batch;
-* checkpoints: `accelerator.save_state` into `ckpt-XXXXXX.tmp`, renamed with `os.replace`, then the `latest`
-  pointer file is replaced atomically; `--resume` loads the latest and skips the consumed batches;
-* logs: every loss term by name in `log.csv` (means over `log_every` steps and all processes), tqdm on the main
+* checkpoints (`sps.train.checkpoint`): atomic `accelerator.save_state`; `--resume` loads the latest and skips
+  the consumed batches;
+* logs: every loss term by name in `log.csv` (means over `log.every` steps and all processes), tqdm on the main
   process, sample grids in `samples/step-XXXXXX.png`, export with `save_pretrained` + model card at the end.
 """
 from __future__ import annotations
@@ -20,83 +21,20 @@ import json
 import logging
 import math
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Sampler
 
+from . import checkpoint as ckpt
 from . import config as C
+from .checkpoint import latest_checkpoint
+from .stage import Stage
 
 log = logging.getLogger(__name__)
 
-CKPT_DIR = "checkpoints"
-LATEST = "latest"
-STATE_FILE = "trainer_state.json"
-_STEP_DELAY = float(os.environ.get("SPS_TRAIN_STEP_DELAY", "0") or 0)
-
-
-# ---------------------------------------------------------------------------------------------
-# Stage interface
-# ---------------------------------------------------------------------------------------------
-
-class Stage:
-    """One training stage. Subclasses set `name`, `config_cls` and implement `build` and `micro_step`.
-
-    After `build`: `self.models` (trainable nets to prepare, by name), `self.optimizers` (by name; each with a
-    list of parameters to clip in `self.clip_params[name]`), `self.train_set`. The loop replaces `self.models`
-    entries with the prepared (possibly DDP-wrapped) modules and keeps the plain ones in `self.raw`.
-    """
-
-    name = "stage"
-    exported: tuple[str, ...] = ()  # names in self.raw saved with save_pretrained at the end
-    export_names: dict[str, str] = {}  # model name -> export folder name (weights/<folder>)
-
-    def __init__(self, cfg: C.RunConfig, accelerator):
-        self.cfg, self.acc = cfg, accelerator
-        self.models: dict[str, torch.nn.Module] = {}
-        self.raw: dict[str, torch.nn.Module] = {}
-        self.optimizers: dict[str, torch.optim.Optimizer] = {}
-        self.clip_params: dict[str, list[torch.nn.Parameter]] = {}
-        self.train_set: Dataset | None = None
-        self.step = 0
-
-    @property
-    def device(self) -> torch.device:
-        return self.acc.device
-
-    def build(self) -> None:
-        raise NotImplementedError
-
-    def micro_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        """Forward + backward (with `self.acc.backward(loss / grad_accum)`) of one micro-batch; detached terms."""
-        raise NotImplementedError
-
-    def backward(self, loss: torch.Tensor) -> None:
-        self.acc.backward(loss / self.cfg.grad_accum)
-
-    def samples(self, batch: dict[str, Any]) -> list[tuple[str, Any]]:
-        """Columns (caption, (B, H, W, 3) uint8) of a sample grid, computed with `self.raw` in eval mode."""
-        return []
-
-    def evaluate(self) -> dict[str, float]:
-        """Final metrics for the model card (main process, eval mode)."""
-        return {}
-
-    def data_description(self) -> str:
-        return ""
-
-    def adam(self, params, lr: float | None = None) -> torch.optim.Optimizer:
-        c = self.cfg
-        return torch.optim.Adam(list(params), lr=c.lr if lr is None else lr, betas=(c.beta1, c.beta2),
-                                weight_decay=c.weight_decay)
-
-
-# ---------------------------------------------------------------------------------------------
-# Data order
-# ---------------------------------------------------------------------------------------------
 
 class RunSampler(Sampler[int]):
     """Indices for a whole run: per-epoch permutations seeded by (seed, epoch), concatenated to `length`.
@@ -125,67 +63,9 @@ class RunSampler(Sampler[int]):
 
 
 def step_seed(seed: int, step: int, micro: int, rank: int) -> int:
+    """The torch seed of one micro-batch of one process."""
     return (seed * 1_000_003 + step * 1_009 + micro * 101 + rank * 7 + 12345) % (2**63 - 1)
 
-
-# ---------------------------------------------------------------------------------------------
-# Checkpoints
-# ---------------------------------------------------------------------------------------------
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def latest_checkpoint(run_dir: str | Path) -> Path | None:
-    """The checkpoint named by `checkpoints/latest` if complete; else the newest complete `ckpt-*`; else None."""
-    ck = Path(run_dir) / CKPT_DIR
-    ptr = ck / LATEST
-    if ptr.is_file():
-        cand = ck / ptr.read_text().strip()
-        if (cand / STATE_FILE).is_file():
-            return cand
-    done = sorted(p for p in ck.glob("ckpt-*") if not p.name.endswith(".tmp") and (p / STATE_FILE).is_file())
-    return done[-1] if done else None
-
-
-def save_checkpoint(acc, run_dir: Path, step: int, state: dict[str, Any], keep: int) -> Path:
-    """accelerator.save_state into ckpt-XXXXXX.tmp, os.replace to ckpt-XXXXXX, then update `latest` atomically."""
-    ck = run_dir / CKPT_DIR
-    name = f"ckpt-{step:06d}"
-    tmp, final = ck / (name + ".tmp"), ck / name
-    if acc.is_main_process:
-        ck.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(tmp, ignore_errors=True)
-    acc.wait_for_everyone()
-    acc.save_state(str(tmp))  # every process: weights/optimisers (main) + its own RNG file
-    acc.wait_for_everyone()
-    if acc.is_main_process:
-        _write_atomic(tmp / STATE_FILE, json.dumps(state, indent=1))
-        if final.exists():  # re-saving the same step (e.g. end right after a periodic save)
-            old = ck / (name + ".old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(final, old)
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
-        _write_atomic(ck / LATEST, name + "\n")
-        done = sorted(p for p in ck.glob("ckpt-*") if p.is_dir() and p.name[5:].isdigit())
-        for old in done[: max(0, len(done) - max(1, keep))]:
-            if old != final:
-                shutil.rmtree(old, ignore_errors=True)
-    acc.wait_for_everyone()
-    return final
-
-
-# ---------------------------------------------------------------------------------------------
-# Logging
-# ---------------------------------------------------------------------------------------------
 
 class CsvLog:
     """log.csv with a fixed header (step, time, samples_per_s, lr, then each term by name), appended per row."""
@@ -214,23 +94,21 @@ class CsvLog:
             csv.DictWriter(fh, self.fields, extrasaction="ignore").writerow(row)
 
 
-def _lr_lambda(cfg: C.RunConfig):
+def lr_factor(optim, steps: int):
+    """The LambdaLR factor of an `optim` section: warm-up, then constant, cosine or linear decay over `steps`."""
     def f(step: int) -> float:
-        warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
-        t = min(1.0, step / max(1, cfg.steps))
-        if cfg.lr_schedule == "cosine":
+        warm = min(1.0, (step + 1) / optim.warmup_steps) if optim.warmup_steps else 1.0
+        t = min(1.0, step / max(1, steps))
+        if optim.schedule == "cosine":
             return warm * 0.5 * (1 + math.cos(math.pi * t))
-        if cfg.lr_schedule == "linear":
+        if optim.schedule == "linear":
             return warm * (1 - t)
         return warm
     return f
 
 
-# ---------------------------------------------------------------------------------------------
-# The loop
-# ---------------------------------------------------------------------------------------------
-
 def make_accelerator(cfg: C.RunConfig):
+    """The run's Accelerator (RNG state is the loop's business: see the module docstring)."""
     from accelerate import Accelerator
     from accelerate.utils import DistributedDataParallelKwargs
 
@@ -241,176 +119,235 @@ def make_accelerator(cfg: C.RunConfig):
                        step_scheduler_with_optimizer=False, rng_types=[])
 
 
-def _sample_batch(ds: Dataset, n: int) -> dict[str, Any]:
-    from torch.utils.data import default_collate
+class Trainer:
+    """Trains one stage with one config: `Trainer(StageClass, cfg).run()`."""
 
-    return default_collate([ds[i] for i in range(min(n, len(ds)))])
+    def __init__(self, stage_cls: type[Stage], cfg: C.RunConfig):
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.cfg, self.stage_cls = cfg, stage_cls
+        self.acc = make_accelerator(cfg)
+        self.run_dir = Path(cfg.out)
+        self.main = self.acc.is_main_process
+        self.step, self.elapsed_before, self.t0 = 0, 0.0, time.time()
+        self.sums: dict[str, float] = {}
+        self.n_sum, self.t_log = 0, time.time()
+        self.last_terms: dict[str, float] = {}
+        self.sample_batch: dict[str, Any] | None = None
 
+    # -- set-up ----------------------------------------------------------------------------------
 
-def run(stage_cls: type[Stage], cfg: C.RunConfig) -> dict[str, Any]:
-    """Train one stage with `cfg`; returns a summary (steps, metrics, export paths)."""
-    from accelerate.utils import set_seed
-    from tqdm.auto import tqdm
+    def open_run_dir(self) -> Path | None:
+        """Create the run folder, drop half-written saves, write config.yaml; the checkpoint to resume, if any."""
+        found = latest_checkpoint(self.run_dir) if self.cfg.resume else None
+        if self.cfg.resume and found is None and self.main:
+            log.warning("--resume: no checkpoint in %s, starting from scratch", self.run_dir / ckpt.CKPT_DIR)
+        if self.main:
+            (self.run_dir / "samples").mkdir(parents=True, exist_ok=True)
+            ckpt.remove_stale(self.run_dir)
+            C.save(self.cfg, self.run_dir / "config.yaml", self.stage_cls.name)
+        self.acc.wait_for_everyone()
+        return found
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    acc = make_accelerator(cfg)
-    run_dir = Path(cfg.out)
-    ckpt = latest_checkpoint(run_dir) if cfg.resume else None
-    if cfg.resume and ckpt is None and acc.is_main_process:
-        log.warning("--resume: no checkpoint in %s, starting from scratch", run_dir / CKPT_DIR)
-    if acc.is_main_process:
-        (run_dir / "samples").mkdir(parents=True, exist_ok=True)
-        for stale in (run_dir / CKPT_DIR).glob("*.tmp"):  # a save killed half-way
-            shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink()
-        C.save(cfg, run_dir / "config.yaml", stage_cls.name)
-    acc.wait_for_everyone()
+    def build(self) -> None:
+        """Build the stage (identical initial weights on every rank), its loader and schedulers; prepare all."""
+        from accelerate.utils import set_seed
 
-    set_seed(cfg.seed)  # identical initial weights on every rank
-    stage = stage_cls(cfg, acc)
-    stage.build()
-    assert stage.train_set is not None
-    nproc, accum = acc.num_processes, cfg.grad_accum
-    length = (cfg.steps * accum + 2) * cfg.batch_size * nproc
-    loader = DataLoader(stage.train_set, batch_size=cfg.batch_size, drop_last=True,
-                        sampler=RunSampler(len(stage.train_set), cfg.seed, length), num_workers=cfg.num_workers,
-                        persistent_workers=cfg.num_workers > 0)
-    schedulers = {k: torch.optim.lr_scheduler.LambdaLR(o, _lr_lambda(cfg)) for k, o in stage.optimizers.items()}
-    names_m, names_o, names_s = list(stage.models), list(stage.optimizers), list(schedulers)
-    prepared = acc.prepare(*[stage.models[k] for k in names_m], *[stage.optimizers[k] for k in names_o],
-                           *[schedulers[k] for k in names_s], loader)
-    prepared = list(prepared) if isinstance(prepared, (list, tuple)) else [prepared]
-    for k in names_m:
-        stage.models[k] = prepared.pop(0)
-        stage.raw[k] = acc.unwrap_model(stage.models[k])
-    for k in names_o:
-        stage.optimizers[k] = prepared.pop(0)
-    for k in names_s:
-        schedulers[k] = prepared.pop(0)
-    loader = prepared.pop(0)
+        cfg, acc = self.cfg, self.acc
+        set_seed(cfg.seed)
+        stage = self.stage = self.stage_cls(cfg, acc)
+        stage.build()
+        assert stage.train_set is not None
+        length = (cfg.steps * cfg.grad_accum + 2) * cfg.batch_size * acc.num_processes
+        loader = DataLoader(stage.train_set, batch_size=cfg.batch_size, drop_last=True,
+                            sampler=RunSampler(len(stage.train_set), cfg.seed, length),
+                            num_workers=cfg.data.num_workers, persistent_workers=cfg.data.num_workers > 0)
+        schedulers = {k: torch.optim.lr_scheduler.LambdaLR(o, lr_factor(cfg.optim, cfg.steps))
+                      for k, o in stage.optimizers.items()}
+        groups = [stage.models, stage.optimizers, schedulers]
+        prepared = acc.prepare(*[v for g in groups for v in g.values()], loader)
+        prepared = list(prepared) if isinstance(prepared, (list, tuple)) else [prepared]
+        for g in groups:
+            for k in g:
+                g[k] = prepared.pop(0)
+        self.loader, self.schedulers = prepared.pop(0), schedulers
+        stage.raw = {k: acc.unwrap_model(m) for k, m in stage.models.items()}
+        stage.prepared()
 
-    step, elapsed_before = 0, 0.0
-    if ckpt is not None:
-        acc.load_state(str(ckpt))
-        st = json.loads((ckpt / STATE_FILE).read_text())
-        step, elapsed_before = int(st["step"]), float(st.get("elapsed_s", 0.0))
-        if acc.is_main_process:
-            log.info("resumed from %s at step %d", ckpt, step)
-    csv_log = CsvLog(run_dir / "log.csv", step if ckpt is not None else None) if acc.is_main_process else None
-    data_iter = iter(acc.skip_first_batches(loader, step * accum) if step else loader)
-    sample_batch = _sample_batch(stage.train_set, 4) if acc.is_main_process else None
-    t0 = time.time()
-    sums: dict[str, float] = {}
-    n_sum, t_log = 0, time.time()
-    rank = acc.process_index
-    quiet = os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true", "yes")  # an explicit disable= hides it
-    bar = tqdm(total=cfg.steps, initial=step, disable=quiet or not acc.is_local_main_process, desc=stage.name,
-               dynamic_ncols=True)
-    last_terms: dict[str, float] = {}
-    stopped_early = False
+    def restore(self, found: Path | None) -> None:
+        """Load a checkpoint (weights, optimisers, schedulers) and the step it was saved at."""
+        if found is not None:
+            self.acc.load_state(str(found))
+            st = ckpt.read_state(found)
+            self.step, self.elapsed_before = int(st["step"]), float(st.get("elapsed_s", 0.0))
+            if self.main:
+                log.info("resumed from %s at step %d", found, self.step)
+        self.csv = CsvLog(self.run_dir / "log.csv", self.step if found is not None else None) if self.main else None
 
-    def write_samples(at: int) -> None:
-        if not acc.is_main_process:
-            return
-        from .common import save_grid
+    # -- one step --------------------------------------------------------------------------------
 
-        for m in stage.raw.values():
-            m.eval()
-        with torch.no_grad(), acc.autocast():
-            cols = stage.samples({k: (v.to(acc.device) if torch.is_tensor(v) else v) for k, v in sample_batch.items()})
-        for m in stage.raw.values():
-            m.train()
-        if cols:
-            save_grid(run_dir / "samples" / f"step-{at:06d}.png", cols)
+    def micro_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Generator terms, backward of their weighted sum; discriminator terms, backward; detached terms."""
+        s = self.stage
+        terms, ctx = s.generator_losses(batch)
+        self.acc.backward(s.weighted(terms, s.generator_terms) / self.cfg.grad_accum)
+        if s.discriminator_terms:
+            d_terms = s.discriminator_losses(ctx)
+            self.acc.backward(s.weighted(d_terms, s.discriminator_terms) / self.cfg.grad_accum)
+            terms = {**terms, **d_terms}
+        return {k: v.detach() for k, v in terms.items()}
 
-    def trainer_state() -> dict[str, Any]:
-        return {"stage": stage.name, "step": step, "elapsed_s": elapsed_before + time.time() - t0,
-                "num_processes": nproc, "global_batch": cfg.batch_size * nproc * accum}
-
-    while step < cfg.steps:
+    def run_step(self) -> None:
+        """One optimiser step: `grad_accum` micro-batches, clipping, every optimiser and scheduler."""
+        cfg, acc, stage = self.cfg, self.acc, self.stage
         for m in stage.models.values():
             m.train()
-        stage.step = step
+        stage.step = self.step
+        accum = cfg.grad_accum
         for micro in range(accum):
-            batch = next(data_iter)
-            torch.manual_seed(step_seed(cfg.seed, step, micro, rank))  # after the fetch: see module docstring
+            batch = next(self.data_iter)
+            torch.manual_seed(step_seed(cfg.seed, self.step, micro, acc.process_index))  # after the fetch
             sync = contextlib.ExitStack()
             if micro < accum - 1:
                 for m in stage.models.values():
                     sync.enter_context(acc.no_sync(m))
             with sync, acc.autocast():
-                terms = stage.micro_step(batch)
+                terms = self.micro_step(batch)
             for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + float(v) / accum
+                self.sums[k] = self.sums.get(k, 0.0) + float(v) / accum
         for k, opt in stage.optimizers.items():
-            if cfg.clip_grad and stage.clip_params.get(k):
-                acc.clip_grad_norm_(stage.clip_params[k], cfg.clip_grad)
+            if cfg.optim.clip_grad and stage.clip_params.get(k):
+                acc.clip_grad_norm_(stage.clip_params[k], cfg.optim.clip_grad)
             opt.step()
-            schedulers[k].step()
+            self.schedulers[k].step()
             opt.zero_grad(set_to_none=True)
-        step += 1
-        n_sum += 1
-        bar.update(1)
-        if _STEP_DELAY:  # test hook: slow a run down so a test can kill it between checkpoints
-            time.sleep(_STEP_DELAY)
+        self.step += 1
+        self.n_sum += 1
 
-        if step % max(1, cfg.log_every) == 0 or step == cfg.steps:
-            keys = sorted(sums)
-            vec = torch.tensor([sums[k] / n_sum for k in keys], device=acc.device, dtype=torch.float64)
-            vec = acc.reduce(vec, "mean") if nproc > 1 else vec
-            now = time.time()
-            last_terms = {k: float(v) for k, v in zip(keys, vec.tolist())}
-            if csv_log is not None:
-                rate = n_sum * cfg.batch_size * nproc * accum / max(1e-9, now - t_log)
-                lr = next(iter(schedulers.values())).get_last_lr()[0] if schedulers else 0.0
-                csv_log.write({"step": step, "time": round(elapsed_before + now - t0, 2),
-                               "samples_per_s": round(rate, 3), "lr": lr,
-                               **{k: round(v, 6) for k, v in last_terms.items()}})
-                bar.set_postfix({k: f"{v:.3g}" for k, v in list(last_terms.items())[:4]})
-            sums, n_sum, t_log = {}, 0, time.time()
+    # -- around the steps ------------------------------------------------------------------------
 
-        if cfg.sample_every and step % cfg.sample_every == 0 and step < cfg.steps:
-            write_samples(step)
-        if cfg.ckpt_every and step % cfg.ckpt_every == 0 and step < cfg.steps:
-            save_checkpoint(acc, run_dir, step, trainer_state(), cfg.keep_ckpts)
-        if cfg.max_minutes:
-            up = torch.tensor([float(time.time() - t0 > cfg.max_minutes * 60)], device=acc.device)
-            if nproc > 1:
-                up = acc.reduce(up, "max")
-            if up.item() > 0 and step < cfg.steps:
-                stopped_early = True
-                if acc.is_main_process:
-                    log.warning("--max_minutes %.1f reached at step %d: checkpoint + export", cfg.max_minutes, step)
-                break
-    bar.close()
+    def write_log(self) -> None:
+        """Means of every term over the window and all processes -> log.csv (main process) and the bar."""
+        cfg, acc = self.cfg, self.acc
+        keys = sorted(self.sums)
+        vec = torch.tensor([self.sums[k] / self.n_sum for k in keys], device=acc.device, dtype=torch.float64)
+        vec = acc.reduce(vec, "mean") if acc.num_processes > 1 else vec
+        now = time.time()
+        self.last_terms = {k: float(v) for k, v in zip(keys, vec.tolist())}
+        if self.csv is not None:
+            rate = self.n_sum * cfg.batch_size * acc.num_processes * cfg.grad_accum / max(1e-9, now - self.t_log)
+            lr = next(iter(self.schedulers.values())).get_last_lr()[0] if self.schedulers else 0.0
+            self.csv.write({"step": self.step, "time": round(self.elapsed_before + now - self.t0, 2),
+                            "samples_per_s": round(rate, 3), "lr": lr,
+                            **{k: round(v, 6) for k, v in self.last_terms.items()}})
+            self.bar.set_postfix({k: f"{v:.3g}" for k, v in list(self.last_terms.items())[:4]})
+        self.sums, self.n_sum, self.t_log = {}, 0, time.time()
 
-    save_checkpoint(acc, run_dir, step, trainer_state(), cfg.keep_ckpts)
-    summary: dict[str, Any] = {"stage": stage.name, "steps": step, "stopped_early": stopped_early,
-                               "final_losses": last_terms}
-    if acc.is_main_process:
-        write_samples(step)
+    def write_samples(self) -> None:
+        """samples/step-XXXXXX.png from the first training items, networks in eval mode (main process)."""
+        if not self.main:
+            return
+        from .data import first_items
+        from .grids import save_grid
+
+        stage = self.stage
+        if self.sample_batch is None:
+            self.sample_batch = first_items(stage.train_set, 4)
+        batch = self.sample_batch
         for m in stage.raw.values():
             m.eval()
-        with torch.no_grad():
-            metrics = stage.evaluate()
-        summary["metrics"] = metrics
-        summary["exports"] = export_all(stage, cfg, run_dir, step, trainer_state(), last_terms, metrics)
-        (run_dir / "metrics.json").write_text(json.dumps(summary, indent=1))
-    _write_checksum(stage, run_dir, rank)
-    acc.wait_for_everyone()
-    acc.end_training()
-    return summary
+        with torch.no_grad(), self.acc.autocast():
+            cols = stage.samples({k: (v.to(self.acc.device) if torch.is_tensor(v) else v) for k, v in batch.items()})
+        for m in stage.raw.values():
+            m.train()
+        if cols:
+            save_grid(self.run_dir / "samples" / f"step-{self.step:06d}.png", cols)
+
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint and the model card record about the run so far."""
+        nproc = self.acc.num_processes
+        return {"stage": self.stage.name, "step": self.step, "elapsed_s": self.elapsed_before + time.time() - self.t0,
+                "num_processes": nproc, "global_batch": self.cfg.batch_size * nproc * self.cfg.grad_accum}
+
+    def save(self) -> None:
+        ckpt.save_checkpoint(self.acc, self.run_dir, self.step, self.state(), self.cfg.checkpoint.keep)
+
+    def time_up(self) -> bool:
+        """Whether `max_minutes` has passed on any process (all processes agree)."""
+        up = torch.tensor([float(time.time() - self.t0 > self.cfg.max_minutes * 60)], device=self.acc.device)
+        if self.acc.num_processes > 1:
+            up = self.acc.reduce(up, "max")
+        return up.item() > 0
+
+    def every(self, n: int) -> bool:
+        return bool(n) and self.step % n == 0
+
+    # -- the run ---------------------------------------------------------------------------------
+
+    def train(self) -> bool:
+        """Steps until `steps` (or `max_minutes`); True when stopped early."""
+        from tqdm.auto import tqdm
+
+        cfg = self.cfg
+        skip = self.step * cfg.grad_accum
+        self.data_iter = iter(self.acc.skip_first_batches(self.loader, skip) if skip else self.loader)
+        quiet = os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true", "yes")  # an explicit disable= hides it
+        self.bar = tqdm(total=cfg.steps, initial=self.step, disable=quiet or not self.acc.is_local_main_process,
+                        desc=self.stage.name, dynamic_ncols=True)
+        self.t0 = self.t_log = time.time()
+        stopped = False
+        while self.step < cfg.steps:
+            self.run_step()
+            self.bar.update(1)
+            if self.every(max(1, cfg.log.every)) or self.step == cfg.steps:
+                self.write_log()
+            if self.step == cfg.steps:
+                break
+            if self.every(cfg.log.sample_every):
+                self.write_samples()
+            if self.every(cfg.checkpoint.every):
+                self.save()
+            if cfg.max_minutes and self.time_up():
+                stopped = True
+                if self.main:
+                    log.warning("--max_minutes %.1f reached at step %d: checkpoint + export", cfg.max_minutes,
+                                self.step)
+                break
+        self.bar.close()
+        return stopped
+
+    def finish(self, stopped_early: bool) -> dict[str, Any]:
+        """Last checkpoint, samples, metrics and export; the run's summary."""
+        self.save()
+        stage = self.stage
+        summary: dict[str, Any] = {"stage": stage.name, "steps": self.step, "stopped_early": stopped_early,
+                                   "final_losses": self.last_terms}
+        if self.main:
+            self.write_samples()
+            for m in stage.raw.values():
+                m.eval()
+            with torch.no_grad():
+                metrics = stage.evaluate()
+            summary["metrics"] = metrics
+            summary["exports"] = export_all(stage, self.cfg, self.run_dir, self.step, self.state(),
+                                            self.last_terms, metrics)
+            (self.run_dir / "metrics.json").write_text(json.dumps(summary, indent=1))
+        ckpt.write_checksums(stage.raw, self.run_dir, self.acc.process_index)
+        self.acc.wait_for_everyone()
+        self.acc.end_training()
+        return summary
+
+    def run(self) -> dict[str, Any]:
+        """The whole run; returns a summary (steps, final losses, metrics, export paths)."""
+        found = self.open_run_dir()
+        self.build()
+        self.restore(found)
+        return self.finish(self.train())
 
 
-def _write_checksum(stage: Stage, run_dir: Path, rank: int) -> None:
-    """checksums/rank-R.json: sum and sum of squares of every trained network (ranks must agree under DDP)."""
-    out = {}
-    for k, m in stage.raw.items():
-        ps = [p.detach().double() for p in m.parameters()]
-        out[k] = [float(sum(p.sum() for p in ps)), float(sum((p * p).sum() for p in ps))]
-    d = run_dir / "checksums"
-    d.mkdir(parents=True, exist_ok=True)
-    _write_atomic(d / f"rank-{rank}.json", json.dumps(out))
+def run(stage_cls: type[Stage], cfg: C.RunConfig) -> dict[str, Any]:
+    """Train one stage with `cfg`; returns a summary (steps, metrics, export paths)."""
+    return Trainer(stage_cls, cfg).run()
 
 
 def export_all(stage: Stage, cfg: C.RunConfig, run_dir: Path, step: int, state: dict[str, Any],
@@ -418,10 +355,11 @@ def export_all(stage: Stage, cfg: C.RunConfig, run_dir: Path, step: int, state: 
     """save_pretrained every exported network into RUN_DIR/export/<network>/ with a README.md model card."""
     from .export import save_network
 
+    data = "; ".join(filter(None, [stage.data_description(), f"loss: {stage.loss_description()}"]))
     paths = []
     for k in stage.exported:
         folder = run_dir / "export" / stage.export_names.get(k, k)
         save_network(stage.raw[k], folder, stage=stage.name, cfg=cfg, step=step, state=state, losses=losses,
-                     metrics=metrics, data=stage.data_description(), fp16=cfg.export_fp16)
+                     metrics=metrics, data=data, fp16=cfg.export_fp16)
         paths.append(str(folder))
     return paths

@@ -1,37 +1,40 @@
 """Stage `appearance`: AppearanceGenerator (G_A) with frozen G_S and PoseEstimator, unpaired (docs/design.md 1.2).
 
-Per micro-batch: source I_s (parsing S_s, pose p_s) and a random target pose p_t (keypoints of another training
-image); S_t = G_S(S_s, p_s, p_t) (frozen); I_t = G_A(I_s, S_s, p_s, S_t, p_t); cycle I_c = G_A(I_t, S_t, p_t, S_s, p_s).
-Generator losses: LSGAN PatchDiscriminator on [I_t, S_t] + FaceDiscriminator on face crops of I_t, pose
+Per micro-batch: a source person (I_s, S_s, p_s) and a random target pose p_t (keypoints of another training
+image). Through `SPSModel`: S_t = transform(source, p_t) (frozen G_S; soft or hard as `model.target_parsing`
+says), I_t = render(source, target), cycle I_c = render(target with I_t, source).
+Generator terms: LSGAN PatchDiscriminator on [I_t, S_t] + FaceDiscriminator on face crops of I_t, pose
 consistency ||Pose(I_t) - p_t||^2 (frozen estimator), content ||F(I_c) - F(I_s)||^2 and semantic-aware style
-(I_t vs I_s on S_t/S_s, I_c vs I_t on S_s/S_t); and, outside the paper, a pixel L1 |I_c - I_s| (cycle_l1_weight,
+(I_t vs I_s on S_t/S_s, I_c vs I_t on S_s/S_t); and, outside the paper, a pixel L1 |I_c - I_s| (`loss.cycle_l1`,
 0 in the `paper` preset) that lets the short CPU runs converge. Discriminators: one DDP forward each on [real; fake].
 """
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from ... import losses as L
-from ... import parsing as P
-from ..common import (all_keypoints, flip_batch, freeze, heatmaps, load_net, models_module, parsing_rgb,
-                      person_folders, set_requires_grad, skeleton_rgb, to_uint8)
+from ...models import Person, SemanticOutput, SPSModel, face_crops
 from ..config import AppearanceConfig
-from ..loop import Stage
+from ..data import all_keypoints, flip_batch, person_folders
+from ..grids import parsing_rgb, skeleton_rgb, to_uint8
+from ..nets import freeze, load_net, new_net, no_param_grads
+from ..stage import Stage, Terms
 
 
-def masked_lsgan_g(out: torch.Tensor, ok: torch.Tensor) -> torch.Tensor:
-    """LSGAN generator loss averaged over the samples where ok (B,) (0 with a graph when none)."""
-    per = ((out.float() - 1) ** 2).flatten(1).mean(1)  # (B,)
-    return (per * ok).sum() / ok.sum().clamp(min=1)
+@dataclass
+class Generated:
+    """One pass source -> target -> source: what the losses, the discriminators and the samples need."""
 
-
-def masked_lsgan_d(real: torch.Tensor, fake: torch.Tensor, ok_real: torch.Tensor, ok_fake: torch.Tensor
-                   ) -> torch.Tensor:
-    r = ((real.float() - 1) ** 2).flatten(1).mean(1)
-    f = (fake.float() ** 2).flatten(1).mean(1)
-    return 0.5 * ((r * ok_real).sum() / ok_real.sum().clamp(min=1) + (f * ok_fake).sum() / ok_fake.sum().clamp(min=1))
+    source: Person  # I_s, S_s (one-hot), p_s
+    target: Person  # I_t (G_A's output), S_t (what G_A got from G_S), p_t
+    cycle: torch.Tensor  # I_c (B, 3, H, W): I_t rendered back into the source's parsing and pose
+    semantic: SemanticOutput  # G_S's answer (logits, probabilities)
+    faces: torch.Tensor | None = None  # face crops of I_t (B, 3, s, s)
+    faces_ok: torch.Tensor | None = None  # (B,) bool: a face was found
 
 
 class AppearanceStage(Stage):
@@ -39,155 +42,122 @@ class AppearanceStage(Stage):
     config_cls = AppearanceConfig
     exported = ("G_A",)
     export_names = {"G_A": "appearance_generator"}
-    train_semantic = False
+    generator_terms = {"g_adv": "adv", "g_face": "face", "pose": "pose", "content": "content", "style": "style",
+                       "cycle_l1": "cycle_l1"}
+    discriminator_terms = {"d_image": "adv", "d_face": "face"}
+    train_semantic = False  # G_S frozen (no grad through transform)
 
     # ------------------------------------------------------------------ build
     def build(self) -> None:
         c: AppearanceConfig = self.cfg
-        M = models_module()
-        self.train_set = person_folders(c, c.datasets, require_parsing=not c.parser_weights)
+        from ...models import PerceptualNet
+
+        self.train_set = person_folders(c.data, c.canvas, c.data.datasets, require_parsing=not c.weights.parser,
+                                        balance=c.data.balance)
         self.bank = all_keypoints(self.train_set)  # (N, 18, 2) target poses
         self.frozen: dict[str, torch.nn.Module] = {}
-        self.frozen["pose"] = freeze(load_net("PoseEstimator", c.pose_weights, c, "pose_weights")).to(self.device)
+        self.frozen["pose"] = freeze(load_net("PoseEstimator", c.weights.pose, c, "weights.pose")).to(self.device)
         self.gain = float(self.frozen["pose"].config.heatmap_gain)
-        self.frozen["perceptual"] = freeze(M.PerceptualNet(c.perceptual)).to(self.device)
-        if c.parser_weights:
-            self.frozen["parser"] = freeze(load_net("HumanParser", c.parser_weights, c, "parser_weights")).to(self.device)
-        dcfg = M.DiscriminatorConfig.preset(c.model_preset, canvas=tuple(c.canvas))
-        self.face_size = dcfg.face_size
-        d_img, d_face = M.PatchDiscriminator(dcfg), M.FaceDiscriminator(dcfg)
+        self.frozen["perceptual"] = freeze(PerceptualNet(c.perceptual)).to(self.device)
+        if c.weights.parser:
+            parser = load_net("HumanParser", c.weights.parser, c, "weights.parser")
+            self.frozen["parser"] = freeze(parser).to(self.device)
+        d_img = new_net("PatchDiscriminator", c, "DiscriminatorConfig")
+        d_face = new_net("FaceDiscriminator", c, "DiscriminatorConfig")
+        self.face_size = d_face.config.face_size
         self.build_generators()
         self.models.update({"D_image": d_img, "D_face": d_face})
-        self.optimizers.update({"D": self.adam(list(d_img.parameters()) + list(d_face.parameters()), c.d_lr)})
-        self.clip_params.update({"D": list(d_img.parameters()) + list(d_face.parameters())})
+        self.optimizers["D"] = self.adam(list(d_img.parameters()) + list(d_face.parameters()), c.optim.d_lr)
+        self.clip_params["D"] = list(d_img.parameters()) + list(d_face.parameters())
 
     def build_generators(self) -> None:
         c: AppearanceConfig = self.cfg
-        g_s = load_net("SemanticGenerator", c.semantic_weights, c, "semantic_weights")
-        self.frozen["G_S"] = freeze(g_s).to(self.device)
-        M = models_module()
-        g_a = M.AppearanceGenerator(M.AppearanceGeneratorConfig.preset(c.model_preset, canvas=tuple(c.canvas)))
-        self.models = {"G_A": g_a}
-        self.optimizers = {"G_A": self.adam(g_a.parameters())}
-        self.clip_params = {"G_A": list(g_a.parameters())}
+        self.frozen["G_S"] = freeze(load_net("SemanticGenerator", c.weights.semantic, c, "weights.semantic")
+                                    ).to(self.device)
+        self.train_net("G_A", new_net("AppearanceGenerator", c))
+
+    def prepared(self) -> None:
+        self.model = self.sps_model(self.models)  # over the prepared (DDP) modules
+        self.eval_model = self.sps_model(self.raw)
+
+    def sps_model(self, nets: dict[str, torch.nn.Module]) -> SPSModel:
+        g_s = nets["G_S"] if "G_S" in nets else self.frozen["G_S"]
+        return SPSModel(g_s, nets["G_A"], self.cfg.model, canvas=self.cfg.canvas)
 
     # ------------------------------------------------------------------ pieces
     def alpha(self) -> float:
         f = self.cfg.fade_steps
         return 1.0 if not f else min(1.0, (self.step + 1) / f)
 
-    def prepare_batch(self, batch: dict[str, Any], sample: bool = False) -> dict[str, Any]:
-        """Flip, draw the target pose, one-hot S_s and heatmaps. Uses the (step-seeded) global RNG."""
-        c, dev = self.cfg, self.device
+    def draw(self, batch: dict[str, Any], sample: bool = False) -> tuple[Person, torch.Tensor]:
+        """(source person, (B, 18, 2) target keypoints): flips and target poses from the step-seeded RNG (fixed
+        targets and no flips for `sample`); parsing predicted where an image has none."""
         n = batch["image"].shape[0]
         if not sample:
-            batch = flip_batch(batch, torch.rand(n) < 0.5)
-        if sample:
-            g = torch.Generator().manual_seed(0)
-            j = torch.randint(len(self.bank), (n,), generator=g)
-        else:
-            j = torch.randint(len(self.bank), (n,))
-        k_t = self.bank[j].to(dev)
-        b = dict(batch)
-        par = b["parsing"]
-        if "parser" in self.frozen and bool((par < 0).any()):  # predict the parsing where there is none
+            batch = flip_batch(batch, torch.rand(n) < self.cfg.data.flip)
+        j = torch.randint(len(self.bank), (n,), generator=torch.Generator().manual_seed(0) if sample else None)
+        k_t = self.bank[j].to(self.device)
+        par = batch["parsing"]  # (B, H, W), -1 = none
+        if "parser" in self.frozen and bool((par < 0).any()):
             with torch.no_grad():
-                pred = self.frozen["parser"](b["image"]).argmax(1)
+                pred = self.frozen["parser"](batch["image"]).argmax(1)
             par = torch.where((par < 0).all(-1).all(-1)[:, None, None], pred, par)
-        b["parsing"] = par.clamp(min=0)
-        b["S_s"] = P.one_hot(b["parsing"]).to(dev)  # (B, 10, H, W)
-        b["p_s"] = heatmaps(b["kps"], c.canvas)
-        b["k_t"], b["p_t"] = k_t, heatmaps(k_t, c.canvas)
-        return b
+        return self.model.person(batch["image"], par.clamp(min=0), batch["kps"]), k_t
 
-    def target_parsing(self, b: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """S_t (B, 10, H, W) from the frozen G_S (no grad); second value: logits when G_S trains (e2e)."""
-        with torch.no_grad():
-            logits = self.frozen["G_S"](b["S_s"], b["p_s"], b["p_t"], src_kps=b["kps"], tgt_kps=b["k_t"]).float()
-        if self.cfg.hard_target_parsing:
-            return P.one_hot(logits.argmax(1)).to(logits.dtype), None
-        return logits.softmax(1), None
-
-    def generator_losses(self, b: dict[str, Any], s_t: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict]:
-        """Every G_A loss term (unweighted) and the tensors the D step and samples need."""
-        c: AppearanceConfig = self.cfg
-        G = self.models["G_A"]
+    def generate(self, model: SPSModel, src: Person, k_t: torch.Tensor) -> Generated:
+        """G_S (with grad only when it trains), G_A to the target, G_A back to the source."""
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self.train_semantic):
+            sem = model.transform(src, k_t)
         a = self.alpha()
-        i_s, s_s, p_s, p_t = b["image"], b["S_s"], b["p_s"], b["p_t"]
-        i_t = G(i_s, s_s, p_s, s_t, p_t, b["kps"], b["k_t"], alpha=a)  # (B, 3, H, W)
-        i_c = G(i_t, s_t, p_t, s_s, p_s, b["k_t"], b["kps"], alpha=a)  # cycle back to the source pose
-        D_img, D_face = self.raw["D_image"], self.raw["D_face"]
-        set_requires_grad(D_img, False)
-        set_requires_grad(D_face, False)
-        M = models_module()
-        crops_t, ok_t = M.face_crops(i_t, b["k_t"], self.face_size)
-        terms = {
-            "g_adv": ((D_img(i_t, s_t).float() - 1) ** 2).mean(),
-            "g_face": masked_lsgan_g(D_face(crops_t), ok_t.float()),
-            "pose": L.pose_consistency(self.frozen["pose"](i_t).float(), p_t * self.gain),
-        }
-        per = self.frozen["perceptual"]
-        with torch.no_grad():
-            f_s = [f.float() for f in per(i_s)]
-        f_t = [f.float() for f in per(i_t)]
-        f_c = [f.float() for f in per(i_c)]
-        terms["content"] = L.content_loss(f_c, f_s)
-        terms["cycle_l1"] = (i_c.float() - i_s.float()).abs().mean()
-        terms["style"] = L.style_loss(f_t, s_t, f_s, s_s) + L.style_loss(f_c, s_s, [f.detach() for f in f_t], s_t)
-        set_requires_grad(D_img, True)
-        set_requires_grad(D_face, True)
-        return terms, {"i_t": i_t, "i_c": i_c, "s_t": s_t, "crops_t": crops_t, "ok_t": ok_t}
+        target = dataclasses.replace(sem.target, image=model.render(src, sem.target, a))  # I_t (B, 3, H, W)
+        return Generated(src, target, model.render(target, src, a), sem)
 
-    def weighted(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
-        c: AppearanceConfig = self.cfg
-        return (c.adv_weight * terms["g_adv"] + c.face_weight * terms["g_face"] + c.pose_weight * terms["pose"]
-                + c.content_weight * terms["content"] + c.style_weight * terms["style"]
-                + c.cycle_l1_weight * terms["cycle_l1"])
+    def generator_losses(self, batch: dict[str, Any]) -> tuple[Terms, Generated]:
+        src, k_t = self.draw(batch)
+        gen = self.generate(self.model, src, k_t)
+        i_s, i_t, i_c = src.image, gen.target.image, gen.cycle
+        with no_param_grads(self.raw["D_image"]) as D_img, no_param_grads(self.raw["D_face"]) as D_face:
+            gen.faces, gen.faces_ok = face_crops(i_t, k_t, self.face_size)
+            terms = {
+                "g_adv": L.lsgan_g(D_img(i_t, gen.target.parsing)),
+                "g_face": L.masked_lsgan_g(D_face(gen.faces), gen.faces_ok),
+                "pose": L.pose_consistency(self.frozen["pose"](i_t), gen.target.heatmaps * self.gain),
+            }
+            per = self.frozen["perceptual"]
+            with torch.no_grad():
+                f_s = [f.float() for f in per(i_s)]
+            f_t = [f.float() for f in per(i_t)]
+            f_c = [f.float() for f in per(i_c)]
+            terms["content"] = L.content_loss(f_c, f_s)
+            terms["cycle_l1"] = L.l1_loss(i_c, i_s)
+            terms["style"] = (L.style_loss(f_t, gen.target.parsing, f_s, src.parsing)
+                              + L.style_loss(f_c, src.parsing, [f.detach() for f in f_t], gen.target.parsing))
+        return terms, gen
 
-    def discriminator_losses(self, b: dict[str, Any], out: dict) -> dict[str, torch.Tensor]:
-        M = models_module()
-        i_t, s_t = out["i_t"].detach(), out["s_t"].detach()
-        o = self.models["D_image"](torch.cat([b["image"], i_t]), torch.cat([b["S_s"].to(s_t.dtype), s_t])).float()
-        o_real, o_fake = o.chunk(2)
-        d_img = 0.5 * (((o_real - 1) ** 2).mean() + (o_fake**2).mean())
-        crops_s, ok_s = M.face_crops(b["image"], b["kps"], self.face_size)
-        of = self.models["D_face"](torch.cat([crops_s, out["crops_t"].detach()]))
+    def discriminator_losses(self, gen: Generated) -> Terms:
+        src = gen.source
+        i_t, s_t = gen.target.image.detach(), gen.target.parsing.detach()
+        o = self.models["D_image"](torch.cat([src.image, i_t]), torch.cat([src.parsing.to(s_t.dtype), s_t]))
+        crops_s, ok_s = face_crops(src.image, src.keypoints, self.face_size)
+        of = self.models["D_face"](torch.cat([crops_s, gen.faces.detach()]))
         of_real, of_fake = of.chunk(2)
-        d_face = masked_lsgan_d(of_real, of_fake, ok_s.float(), out["ok_t"].float())
-        return {"d_image": d_img, "d_face": d_face}
+        return {"d_image": L.lsgan_d(*o.chunk(2)), "d_face": L.masked_lsgan_d(of_real, of_fake, ok_s, gen.faces_ok)}
 
     # ------------------------------------------------------------------ loop hooks
-    def micro_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        b = self.prepare_batch(batch)
-        s_t, _ = self.target_parsing(b)
-        terms, out = self.generator_losses(b, s_t)
-        self.backward(self.weighted(terms))
-        d = self.discriminator_losses(b, out)
-        self.backward(self.cfg.adv_weight * d["d_image"] + self.cfg.face_weight * d["d_face"])
-        return {k: v.detach() for k, v in {**terms, **d}.items()}
-
-    def generate(self, b: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(S_t, I_t, I_c) with the current networks (eval, no grad) for sample grids."""
-        G = self.raw["G_A"]
-        s_t, _ = self.target_parsing(b)
-        i_t = G(b["image"], b["S_s"], b["p_s"], s_t, b["p_t"], b["kps"], b["k_t"], alpha=self.alpha())
-        i_c = G(i_t, s_t, b["p_t"], b["S_s"], b["p_s"], b["k_t"], b["kps"], alpha=self.alpha())
-        return s_t, i_t, i_c
-
     def samples(self, batch: dict[str, Any]) -> list[tuple[str, Any]]:
-        b = self.prepare_batch(batch, sample=True)
-        s_t, i_t, i_c = self.generate(b)
-        size = tuple(self.cfg.canvas)
-        return [("source", to_uint8(b["image"])), ("src parsing", parsing_rgb(b["parsing"])),
-                ("target pose", skeleton_rgb(b["k_t"], size)), ("pred parsing", parsing_rgb(s_t.argmax(1))),
-                ("output", to_uint8(i_t)), ("cycle", to_uint8(i_c))]
+        src, k_t = self.draw(batch, sample=True)
+        gen = self.generate(self.eval_model, src, k_t)
+        return [("source", to_uint8(src.image)), ("src parsing", parsing_rgb(src.labels)),
+                ("target pose", skeleton_rgb(k_t, tuple(self.cfg.canvas))),
+                ("pred parsing", parsing_rgb(gen.target.labels)), ("output", to_uint8(gen.target.image)),
+                ("cycle", to_uint8(gen.cycle))]
 
     def data_description(self) -> str:
         c: AppearanceConfig = self.cfg
-        return (f"{c.datasets} ({len(self.train_set)} images with parsing), unpaired: random target poses from the "
-                f"same set; G_S from {c.semantic_weights}, pose estimator from {c.pose_weights}, perceptual "
-                f"{c.perceptual}; weights adv {c.adv_weight}, face {c.face_weight}, pose {c.pose_weight}, "
-                f"content {c.content_weight}, style {c.style_weight}, cycle L1 {c.cycle_l1_weight}")
+        w = c.weights
+        return (f"{', '.join(c.data.datasets)} ({len(self.train_set)} images with parsing), unpaired: random target "
+                f"poses from the same set; G_S from {w.semantic} ({c.model.target_parsing} target parsing), pose "
+                f"estimator from {w.pose}, perceptual {c.perceptual}")
 
 
 STAGE = AppearanceStage

@@ -1,17 +1,20 @@
 """Stage `parser`: HumanParser on VITON's LIP parsing merged to the 10 labels; cross-entropy, flips.
 
-Metrics: IoU per label and mIoU on VITON test and on the 6 `spt-demo` images (the paper's own labels).
+Metrics: IoU per label and mIoU on each eval folder (VITON test) and on the 6 `spt-demo` images (the paper's own
+labels).
 """
 from __future__ import annotations
 
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
-from ..common import flip_batch, models_module, parsing_rgb, person_folders, to_uint8
+from ... import losses as L
 from ..config import ParserConfig
-from ..loop import Stage
+from ..data import flip_batch, person_folders
+from ..grids import parsing_rgb, to_uint8
+from ..nets import start_net
+from ..stage import Stage, Terms
 from .metrics import iou_per_label
 
 
@@ -20,23 +23,18 @@ class ParserStage(Stage):
     config_cls = ParserConfig
     exported = ("parser",)
     export_names = {"parser": "human_parser"}
+    generator_terms = {"ce": "parsing_ce"}
 
     def build(self) -> None:
         c: ParserConfig = self.cfg
-        M = models_module()
-        net = M.HumanParser(M.HumanParserConfig.preset(c.model_preset, canvas=tuple(c.canvas)))
-        self.models = {"parser": net}
-        self.optimizers = {"parser": self.adam(net.parameters())}
-        self.clip_params = {"parser": list(net.parameters())}
-        self.train_set = person_folders(c, c.datasets, require_parsing=True)
+        self.train_net("parser", start_net("HumanParser", c))
+        self.train_set = person_folders(c.data, c.canvas, c.data.datasets, require_parsing=True,
+                                        balance=c.data.balance)
 
-    def micro_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        c: ParserConfig = self.cfg
-        b = flip_batch(batch, torch.rand(batch["image"].shape[0]) < c.flip)
+    def generator_losses(self, batch: dict[str, Any]) -> tuple[Terms, None]:
+        b = flip_batch(batch, torch.rand(batch["image"].shape[0]) < self.cfg.data.flip)
         logits = self.models["parser"](b["image"])  # (B, 10, H, W)
-        loss = F.cross_entropy(logits.float(), b["parsing"], ignore_index=-1)
-        self.backward(loss)
-        return {"ce": loss.detach()}
+        return {"ce": L.parsing_ce(logits, b["parsing"])}, None
 
     def samples(self, batch: dict[str, Any]) -> list[tuple[str, Any]]:
         pred = self.raw["parser"](batch["image"]).argmax(1)
@@ -48,11 +46,10 @@ class ParserStage(Stage):
         net = self.raw["parser"]
         out: dict[str, float] = {}
         predict = lambda x: net(x).argmax(1)  # noqa: E731
-        for folder, limit, split in ((c.eval_folder, c.eval_images, "test"), ("spt-demo", 0, None)):
-            if not folder:
-                continue
+        folders = [(f, c.data.eval_images, "test") for f in c.data.eval_folder] + [("spt-demo", 0, None)]
+        for folder, limit, split in folders:
             try:
-                ds = person_folders(c, folder, require_parsing=True, split=split)
+                ds = person_folders(c.data, c.canvas, [folder], require_parsing=True, split=split)
             except Exception as e:  # noqa: BLE001 - a missing optional eval folder must not lose the run
                 out[f"{folder}/error"] = str(e)
                 continue
@@ -60,8 +57,10 @@ class ParserStage(Stage):
         return out
 
     def data_description(self) -> str:
-        return (f"{self.cfg.datasets} images with LIP parsing merged to the 10 sps labels ({len(self.train_set)} "
-                f"images), flip p={self.cfg.flip}; IoU on {self.cfg.eval_folder} and spt-demo")
+        c: ParserConfig = self.cfg
+        return (f"{', '.join(c.data.datasets)} images with LIP parsing merged to the 10 sps labels "
+                f"({len(self.train_set)} images), flip p={c.data.flip}; IoU on "
+                f"{', '.join((*c.data.eval_folder, 'spt-demo'))}")
 
 
 STAGE = ParserStage

@@ -4,13 +4,14 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-from torch.utils.data import ConcatDataset
 
+from ... import losses as L
 from ... import pose as K
-from ..common import balanced, flip_batch, heatmap_rgb, load_net, models_module, person_folders, skeleton_rgb, to_uint8
 from ..config import PoseConfig
-from ..loop import Stage
+from ..data import flip_batch, person_folders
+from ..grids import heatmap_rgb, skeleton_rgb, to_uint8
+from ..nets import start_net
+from ..stage import Stage, Terms
 from .metrics import pck
 
 
@@ -19,32 +20,23 @@ class PoseStage(Stage):
     config_cls = PoseConfig
     exported = ("pose",)
     export_names = {"pose": "pose_estimator"}
+    generator_terms = {"heatmap_mse": "heatmap"}
 
     def build(self) -> None:
         c: PoseConfig = self.cfg
-        M = models_module()
-        if c.init_weights:
-            net = load_net("PoseEstimator", c.init_weights, c, "init_weights")
-        else:
-            net = M.PoseEstimator(M.PoseEstimatorConfig.preset(c.model_preset, canvas=tuple(c.canvas)))
+        net = start_net("PoseEstimator", c)
         self.gain = float(net.config.heatmap_gain)
-        self.models = {"pose": net}
-        self.optimizers = {"pose": self.adam(net.parameters())}
-        self.clip_params = {"pose": list(net.parameters())}
-        self.train_set = person_folders(c, c.datasets)
-        if c.balance and isinstance(self.train_set, ConcatDataset):  # equal shares per folder
-            self.train_set = balanced(self.train_set.datasets)
+        self.train_net("pose", net)
+        self.train_set = person_folders(c.data, c.canvas, c.data.datasets, balance=c.data.balance)
 
     def targets(self, kps: torch.Tensor) -> torch.Tensor:
-        return K.heatmaps_torch(kps, tuple(self.cfg.canvas)) * self.gain  # (B, 18, H, W)
+        """(B, 18, 2) -> (B, 18, H, W) training targets: Gaussian heatmaps x the network's heatmap gain."""
+        return K.heatmaps_torch(kps, tuple(self.cfg.canvas)) * self.gain
 
-    def micro_step(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        c: PoseConfig = self.cfg
-        b = flip_batch(batch, torch.rand(batch["image"].shape[0]) < c.flip)
+    def generator_losses(self, batch: dict[str, Any]) -> tuple[Terms, None]:
+        b = flip_batch(batch, torch.rand(batch["image"].shape[0]) < self.cfg.data.flip)
         pred = self.models["pose"](b["image"])  # (B, 18, H, W)
-        loss = F.mse_loss(pred.float(), self.targets(b["kps"])) * c.heatmap_weight
-        self.backward(loss)
-        return {"heatmap_mse": loss.detach()}
+        return {"heatmap_mse": L.heatmap_mse(pred, self.targets(b["kps"]))}, None
 
     def samples(self, batch: dict[str, Any]) -> list[tuple[str, Any]]:
         net = self.raw["pose"]
@@ -60,20 +52,20 @@ class PoseStage(Stage):
         c: PoseConfig = self.cfg
         net = self.raw["pose"]
         out = {}
-        for folder in (f.strip() for f in c.eval_folder.split(",") if f.strip()):
-            ds = person_folders(c, folder, split="test")  # held-out identities of folders without a split
+        for folder in c.data.eval_folder:
+            ds = person_folders(c.data, c.canvas, [folder], split="test")  # held-out identities where unsplit
             out.update({f"{folder}/{k}": v for k, v in
-                        pck(lambda x: net.decode(net(x).float()), ds, c.eval_images, self.device).items()})
+                        pck(lambda x: net.decode(net(x).float()), ds, c.data.eval_images, self.device).items()})
         return out
 
     def data_description(self) -> str:
         c: PoseConfig = self.cfg
-        text = (f"keypoint annotations of {c.datasets} ({len(self.train_set)} images), flip p={c.flip}; "
-                f"PCK on {c.eval_folder}")
-        if c.balance:
+        text = (f"keypoint annotations of {', '.join(c.data.datasets)} ({len(self.train_set)} images), "
+                f"flip p={c.data.flip}; PCK on {', '.join(c.data.eval_folder) or 'none'}")
+        if c.data.balance:
             text += "; folders balanced to equal shares"
-        if c.init_weights:
-            text += f"; fine-tuned from {c.init_weights}"
+        if c.weights.init:
+            text += f"; fine-tuned from {c.weights.init}"
         return text
 
 

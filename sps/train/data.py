@@ -1,0 +1,182 @@
+"""Training data, built one way: person folders on the run's canvas (`open_folder`, `person_folders`), the
+searched pseudo pairs of the semantic stage (`pseudo_pairs`), target-pose banks and batched flips.
+
+Items come unflipped and without heatmaps: stages flip batched under the step-seeded RNG (`flip_batch`) and the
+model (`sps.models.SPSModel.person`) draws heatmaps and one-hot maps.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import ConcatDataset, Dataset, Subset
+
+from .. import parsing as P
+from .. import pose as K
+
+_FLIP_PERM = torch.tensor(K.FLIP_PERMUTATION)
+_FLIP_LABELS = torch.tensor(P.FLIP_LABELS, dtype=torch.long)
+
+
+def data_root_of(data) -> Path:
+    """The data root of a `DataOptions` section (`root`, else `sps.data.data_root()`)."""
+    from ..data import data_root
+
+    return Path(data.root).expanduser().resolve() if data.root else data_root()
+
+
+def open_folder(data, canvas: Sequence[int], name: str, parsing_dir: str | None = None):
+    """The person folder `name` under the data root as a `PersonDataset` on `canvas` (unflipped, no heatmaps);
+    `parsing_dir` replaces its label maps (e.g. the parser's predictions)."""
+    from ..data import PersonDataset, person_folder
+
+    return PersonDataset(person_folder(name, data_root_of(data)), (int(canvas[0]), int(canvas[1])), flip=False,
+                         heatmaps=False, parsing_dir=parsing_dir)
+
+
+def person_folders(data, canvas: Sequence[int], names: Sequence[str], require_parsing: bool = False,
+                   split: str | None = "train", balance: bool = False) -> Dataset:
+    """Person folders `names` on `canvas`, each cut to `data.max_images`; with `balance`, each repeated to the
+    length of the longest (equal shares of an epoch).
+
+    A folder without a split of its own (deepfashion, market) keeps the identities of `split` (sps.splits);
+    `split=None` keeps every image (evaluation on a folder that is never trained on, e.g. spt-demo).
+    """
+    if not names:
+        raise ValueError("no person folders given")
+    parts: list[Dataset] = []
+    for n in names:
+        ds = open_folder(data, canvas, n)
+        idx = np.arange(len(ds))
+        if split and not (ds.folder.parent / "test").is_dir():  # no split of its own (deepfashion, market)
+            from ..splits import split_of
+
+            idx = idx[[split_of(name) == split for name in ds.names]]
+        if require_parsing:
+            idx = idx[ds.has_parsing[idx]]
+        if data.max_images:
+            idx = idx[: data.max_images]
+        parts.append(ds if len(idx) == len(ds) else Subset(ds, idx.tolist()))
+    if balance:
+        return balanced(parts)
+    return parts[0] if len(parts) == 1 else ConcatDataset(parts)
+
+
+def balanced(parts: Sequence[Dataset]) -> Dataset:
+    """Concatenate `parts`, each repeated (cycled) to the length of the longest: equal shares of an epoch."""
+    longest = max(len(p) for p in parts)
+    parts = [p if len(p) == longest else Subset(p, [i % len(p) for i in range(longest)]) for p in parts]
+    return parts[0] if len(parts) == 1 else ConcatDataset(parts)
+
+
+def all_keypoints(ds: Dataset) -> torch.Tensor:
+    """(N, 18, 2) canvas keypoints of every item of a (Subset/Concat of) PersonDataset, without decoding images."""
+    from ..data import PersonDataset
+
+    if isinstance(ds, PersonDataset):
+        return torch.from_numpy(np.stack([ds.pose(i, flip=False) for i in range(len(ds))]).astype(np.float32))
+    if isinstance(ds, Subset):
+        return all_keypoints(ds.dataset)[torch.as_tensor(ds.indices)]
+    if isinstance(ds, ConcatDataset):
+        return torch.cat([all_keypoints(d) for d in ds.datasets])
+    raise TypeError(type(ds).__name__)
+
+
+def flip_batch(batch: dict, do: torch.Tensor, prefixes: Sequence[str] = ("",)) -> dict:
+    """Horizontally flip the items of a batch where `do` (B,) bool: `{prefix}image`, `kps`, `parsing` (labels
+    swapped left/right), for each prefix (e.g. ("src_", "tgt_") flips both halves of a pair together)."""
+    if not bool(do.any()):
+        return batch
+    out = dict(batch)
+    for pre in prefixes:
+        m = do.view(-1, 1, 1, 1)
+        img = batch.get(pre + "image")  # (B, 3, H, W)
+        if img is not None:
+            out[pre + "image"] = torch.where(m.to(img.device), img.flip(-1), img)
+        kps = batch[pre + "kps"]  # (B, 18, 2)
+        w = int(batch[pre + "parsing"].shape[-1]) if img is None else img.shape[-1]
+        vis = (kps >= 0).all(-1, keepdim=True)
+        fk = torch.where(vis, torch.stack([w - 1 - kps[..., 0], kps[..., 1]], -1), kps)[:, _FLIP_PERM]
+        out[pre + "kps"] = torch.where(do.view(-1, 1, 1).to(kps.device), fk, kps)
+        if pre + "parsing" in batch:
+            par = batch[pre + "parsing"]  # (B, H, W), -1 = absent
+            lut = _FLIP_LABELS.to(par.device)
+            fp = torch.where(par >= 0, lut[par.clamp(min=0)], par).flip(-1)
+            out[pre + "parsing"] = torch.where(do.view(-1, 1, 1).to(par.device), fp, par)
+    return out
+
+
+def first_items(ds: Dataset, n: int) -> dict[str, Any]:
+    """The first `n` items of `ds` collated into one batch (sample grids)."""
+    from torch.utils.data import default_collate
+
+    return default_collate([ds[i] for i in range(min(n, len(ds)))])
+
+
+# ---------------------------------------------------------------------------------------------
+# Pseudo pairs (semantic stage)
+# ---------------------------------------------------------------------------------------------
+
+class PseudoPairs(Dataset):
+    """Items `src_{image,kps,parsing}` and `tgt_{image,kps,parsing}` (tgt = the searched candidate)."""
+
+    def __init__(self, base, pairs: list[tuple[str, str]]):
+        self.base, self.pairs = base, pairs
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        a, b = self.pairs[i]
+        out = {}
+        for pre, name in (("src_", a), ("tgt_", b)):
+            it = self.base.get(self.base.index_of(name), flip=False)
+            out.update({pre + "image": it["image"], pre + "kps": it["kps"], pre + "parsing": it["parsing"]})
+        return out
+
+
+def read_pairs(path: str | Path, min_margin: float = 0.0) -> list[tuple[str, str]]:
+    """(source, candidate) names from the search CSV (sps.search.io.read_pseudo_pairs)."""
+    from ..search.io import read_pseudo_pairs
+
+    return [(p.source, p.candidate) for p in read_pseudo_pairs(path, min_margin=min_margin or None)]
+
+
+@dataclass
+class PairSets:
+    """The semantic stage's data: the training set, held-out pairs per folder, training pairs per folder."""
+
+    train: Dataset
+    held_out: dict[str, PseudoPairs]
+    counts: dict[str, int]
+
+
+def pseudo_pairs(data, canvas: Sequence[int]) -> PairSets:
+    """The pair files of a `PairData` section over their folders: pairs whose two images have parsing maps, cut
+    to `max_images`, the last 10% (<= `eval_images`) of each file held out; files balanced if `balance`."""
+    if len(data.pairs) != len(data.dataset):
+        raise ValueError(f"--data.pairs gives {len(data.pairs)} file(s) but --data.dataset {len(data.dataset)} "
+                         "folder(s); give one folder per pair file")
+    unknown = set(data.parsing_dirs) - set(data.dataset)
+    if unknown:
+        raise ValueError(f"--data.parsing_dirs names {sorted(unknown)}, not in --data.dataset {list(data.dataset)}")
+    train_parts: list[PseudoPairs] = []
+    held_out: dict[str, PseudoPairs] = {}
+    for path, name in zip(data.pairs, data.dataset):
+        base = open_folder(data, canvas, name, data.parsing_dirs.get(name))
+        parsed = {n for n, ok in zip(base.names, base.has_parsing) if ok}  # in keypoints.csv, with a map
+        pairs = [(a, b) for a, b in read_pairs(path, data.max_margin) if a in parsed and b in parsed]
+        if data.max_images:
+            pairs = pairs[: data.max_images]
+        if not pairs:
+            raise ValueError(f"{path}: no usable pairs for {base.folder} (names must be in keypoints.csv "
+                             f"and have parsing maps in {base.parsing_dir})")
+        n_val = min(data.eval_images, max(1, len(pairs) // 10)) if data.eval_images and len(pairs) > 1 else 0
+        train_parts.append(PseudoPairs(base, pairs[: len(pairs) - n_val]))
+        held_out[name] = PseudoPairs(base, pairs[len(pairs) - n_val:])
+    counts = {name: len(p) for name, p in zip(data.dataset, train_parts)}
+    train = balanced(train_parts) if data.balance or len(train_parts) == 1 else ConcatDataset(train_parts)
+    return PairSets(train, held_out, counts)
