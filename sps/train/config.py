@@ -21,6 +21,7 @@ import yaml
 from ..losses import LossWeights
 from ..models.sps_model import SPSModelConfig
 from . import cli
+from .augment import AugmentConfig
 from .cli import option
 
 # ---------------------------------------------------------------------------------------------
@@ -183,10 +184,13 @@ class PoseConfig(SupervisedConfig):
 
 @dataclass
 class ParserConfig(SupervisedConfig):
-    """Stage 2: HumanParser on VITON's LIP parsing merged to the 10 labels; cross-entropy; flip augmentation."""
+    """Stage 2: HumanParser on parsing maps (VITON's LIP merged to the 10 labels, CCP mapped by sps.data.ccp);
+    cross-entropy; flips and the street-photo augmentations of `augment`."""
 
     data: EvalFolderData = option(EvalFolderData(eval_folder=("viton/test",)),
                                   "folders with parsing; mIoU per label at the end on eval_folder and spt-demo")
+    augment: AugmentConfig = option(AugmentConfig(zoom=0.0, clutter=0.0, colour=0.0, grayscale=0.0),
+                                    "zoom / clutter / colour / grayscale augmentations (all off by default)")
 
 
 @dataclass

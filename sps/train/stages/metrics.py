@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from ... import parsing as P
+from ...metrics import ParsingIoU
 
 
 def _loader(ds: Dataset, limit: int, batch: int = 16) -> DataLoader:
@@ -46,9 +47,13 @@ def pck(predict: Callable[[torch.Tensor], torch.Tensor], ds: Dataset, limit: int
 @torch.no_grad()
 def iou_per_label(predict: Callable[[torch.Tensor], torch.Tensor], ds: Dataset, limit: int, device,
                   prefix: str) -> dict[str, float]:
-    """Dataset-level IoU of each label (intersection and union summed over images) and their mean (mIoU)."""
+    """Dataset-level IoU of each label (intersection and union summed over images) and their mean (mIoU), the
+    4 coarse classes' mIoU (background, hair, skin, clothes) and the person IoU (any label vs background)."""
+    from ...data.ccp import COARSE_NAMES, COARSE_OF_SPS
+
     inter = np.zeros(P.NUM_LABELS)
     union = np.zeros(P.NUM_LABELS)
+    coarse, person = ParsingIoU(len(COARSE_NAMES)), ParsingIoU(2)
     for b in _loader(ds, limit):
         gt = b["parsing"].to(device)  # (B, H, W)
         pred = predict(b["image"].to(device))  # (B, H, W)
@@ -57,7 +62,10 @@ def iou_per_label(predict: Callable[[torch.Tensor], torch.Tensor], ds: Dataset, 
             g, p = (gt == c) & valid, (pred == c) & valid
             inter[c] += float((g & p).sum())
             union[c] += float((g | p).sum())
-    out = {}
+        g_np, p_np = gt.clamp(min=0).cpu().numpy(), pred.cpu().numpy()
+        coarse.update(COARSE_OF_SPS[p_np], COARSE_OF_SPS[g_np])
+        person.update(p_np > 0, g_np > 0)
+    out = {f"{prefix}/coarse_mIoU": coarse.miou(), f"{prefix}/person_IoU": float(person.per_class()[1])}
     ious = []
     for c in range(P.NUM_LABELS):
         if union[c] > 0:

@@ -1,7 +1,9 @@
-"""Stage `parser`: HumanParser on VITON's LIP parsing merged to the 10 labels; cross-entropy, flips.
+"""Stage `parser`: HumanParser on parsing maps (VITON's LIP merged to the 10 labels; CCP street photos mapped by
+`sps.data.ccp`); cross-entropy, flips and the augmentations of `sps.train.augment` (zoom, clutter, colour, grey).
 
-Metrics: IoU per label and mIoU on each eval folder (VITON test) and on the 6 `spt-demo` images (the paper's own
-labels).
+Metrics: IoU per label and mIoU on each eval folder (VITON test, CCP test) and on the 6 `spt-demo` images (the
+paper's own labels); also person IoU and the 4 coarse classes (background, hair, skin, clothes) that CCP can be
+scored on without left/right.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any
 import torch
 
 from ... import losses as L
+from ..augment import augment
 from ..config import ParserConfig
 from ..data import flip_batch, person_folders
 from ..grids import parsing_rgb, to_uint8
@@ -33,8 +36,10 @@ class ParserStage(Stage):
 
     def generator_losses(self, batch: dict[str, Any]) -> tuple[Terms, None]:
         b = flip_batch(batch, torch.rand(batch["image"].shape[0]) < self.cfg.data.flip)
-        logits = self.models["parser"](b["image"])  # (B, 10, H, W)
-        return {"ce": L.parsing_ce(logits, b["parsing"])}, None
+        g = torch.Generator().manual_seed(int(torch.randint(2**62, (1,))))  # drawn from the step-seeded RNG
+        image, parsing, _ = augment(b["image"], b["parsing"], b["kps"], self.cfg.augment, g)
+        logits = self.models["parser"](image)  # (B, 10, H, W)
+        return {"ce": L.parsing_ce(logits, parsing)}, None
 
     def samples(self, batch: dict[str, Any]) -> list[tuple[str, Any]]:
         pred = self.raw["parser"](batch["image"]).argmax(1)
