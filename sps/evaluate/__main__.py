@@ -21,27 +21,40 @@ def _parse_ablation(text: str) -> tuple[str, str]:
     return name.strip(), d.strip()
 
 
+def _parser(prog: str, description: str, out: str, split_help: str) -> argparse.ArgumentParser:
+    """The options both evaluations share: weights, output folder, split, limit, threads."""
+    ap = argparse.ArgumentParser(prog=prog, description=description)
+    ap.add_argument("--weights", default="weights", help="pipeline folder or Hub repo id (default: weights)")
+    ap.add_argument("--out", default=out, help="output folder")
+    ap.add_argument("--split", default="test", choices=("test", "train", "all"), help=split_help)
+    ap.add_argument("--limit", type=int, default=None, help="first N only")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads")
+    return ap
+
+
+def _run(args: argparse.Namespace, level: int, fn, *fn_args, **fn_kwargs):
+    """Set threads and logging, run ``fn``; (result, None) or (None, exit code 2) after printing the error."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return fn(*fn_args, **fn_kwargs), None
+    except SPSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None, 2
+
+
 def photos_main(argv: list[str]) -> int:
     from .photos import evaluate_photos
 
-    ap = argparse.ArgumentParser(prog="python -m sps.evaluate photos",
-                                 description="The pipeline on photos without pairs (a CCP-style folder).")
+    ap = _parser("python -m sps.evaluate photos", "The pipeline on photos without pairs (a CCP-style folder).",
+                 "eval_photos", "CCP photo split")
     ap.add_argument("--folder", required=True, help="folder with images/ (and CCP labels/ + labels.txt)")
-    ap.add_argument("--weights", default="weights", help="pipeline folder or Hub repo id (default: weights)")
-    ap.add_argument("--out", default="eval_photos", help="output folder")
-    ap.add_argument("--split", default="test", choices=("test", "train", "all"), help="CCP photo split")
-    ap.add_argument("--limit", type=int, default=None, help="first N photos only")
-    ap.add_argument("--threads", type=int, default=None, help="torch threads")
     args = ap.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        summary = evaluate_photos(args.folder, args.weights, args.out, None if args.split == "all" else args.split,
-                                  args.limit)
-    except SPSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    summary, rc = _run(args, logging.WARNING, evaluate_photos, args.folder, args.weights, args.out,
+                       None if args.split == "all" else args.split, args.limit)
+    if rc:
+        return rc
     print((Path(args.out) / "results.md").read_text())
     return 0 if summary["photos"] else 2
 
@@ -50,11 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["photos"]:
         return photos_main(argv[1:])
-    ap = argparse.ArgumentParser(prog="python -m sps.evaluate", description="Evaluate pose transfer on pairs.csv.")
+    ap = _parser("python -m sps.evaluate", "Evaluate pose transfer on pairs.csv.", "eval_out",
+                 "identity split of the pairs (default test: identities never trained on)")
     ap.add_argument("--pairs", required=True, help="pairs.csv of a person folder (images/, keypoints.csv beside it)")
-    ap.add_argument("--weights", default="weights", help="pipeline folder or Hub repo id (default: weights)")
-    ap.add_argument("--out", default="eval_out", help="output folder")
-    ap.add_argument("--limit", type=int, default=None, help="first N pairs only")
     ap.add_argument("--ablation", action="append", type=_parse_ablation, default=[], metavar="NAME=DIR",
                     help="extra pipeline folder (sub-folders present replace ours); repeatable")
     ap.add_argument("--peers", default=None, metavar="DIR",
@@ -62,19 +73,12 @@ def main(argv: list[str] | None = None) -> int:
                          "method on its pairs, and ours on exactly the same pairs")
     ap.add_argument("--no-fid", action="store_true", help="skip FID/KID (no EfficientNet-Lite0 features)")
     ap.add_argument("--grid-rows", type=int, default=6)
-    ap.add_argument("--split", default="test", choices=("test", "train", "all"),
-                    help="identity split of the pairs (default test: identities never trained on)")
-    ap.add_argument("--threads", type=int, default=None, help="torch threads")
     args = ap.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        summary = evaluate(args.pairs, args.weights, args.out, args.limit, dict(args.ablation), not args.no_fid,
-                           args.grid_rows, split=None if args.split == "all" else args.split, peers=args.peers)
-    except SPSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    summary, rc = _run(args, logging.INFO, evaluate, args.pairs, args.weights, args.out, args.limit,
+                       dict(args.ablation), not args.no_fid, args.grid_rows,
+                       split=None if args.split == "all" else args.split, peers=args.peers)
+    if rc:
+        return rc
     print(markdown_table(summary))
     print(f"\nwritten: {Path(args.out) / 'results.md'}, metrics.csv, per_pair.csv, grid.png")
     return 0
