@@ -6,7 +6,7 @@
 
 Runs offline: analytics and telemetry are off and the theme uses system fonts only. Defaults come from the
 environment where it sets them: SPS_WEIGHTS, GRADIO_SERVER_NAME, GRADIO_SERVER_PORT (a Space sets the last two),
-SPS_CONCURRENCY, SPS_QUEUE_SIZE. ``gradio app.py`` (reload mode) finds the module-level ``demo``.
+SPS_CONCURRENCY, SPS_QUEUE_SIZE, SPS_THREADS. ``gradio app.py`` (reload mode) finds the module-level ``demo``.
 """
 from __future__ import annotations
 
@@ -40,7 +40,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--concurrency", type=int, default=int(env("SPS_CONCURRENCY", "2")),
                     help="generations run at once (default: $SPS_CONCURRENCY or %(default)s)")
     ap.add_argument("--queue-size", type=int, default=int(env("SPS_QUEUE_SIZE", "64")),
-                    help="requests that may wait in the queue (default: $SPS_QUEUE_SIZE or %(default)s)")
+                    help="requests that may wait in the queue; more are told that the queue is full "
+                         "(default: $SPS_QUEUE_SIZE or %(default)s)")
+    ap.add_argument("--threads", type=int, default=int(env("SPS_THREADS", "0")) or None,
+                    help="torch threads for the networks (default: $SPS_THREADS, else the CPU cores minus one, "
+                         "1 to 4)")
     return ap.parse_args(argv)
 
 
@@ -50,7 +54,8 @@ def main(argv: list[str] | None = None) -> None:
     from sps.app.server import ServerOptions, serve
 
     serve(args.weights, ServerOptions(host=args.host, port=args.port, share=args.share,
-                                      concurrency=args.concurrency, queue_size=args.queue_size))
+                                      concurrency=args.concurrency, queue_size=args.queue_size,
+                                      threads=args.threads))
 
 
 @functools.cache

@@ -5,9 +5,11 @@
     demo = build_demo(Backend("weights"))              # or build the Blocks yourself
 
 Modules, bottom up: ``conversions`` (widget values <-> pipeline inputs, pure, raising ``sps.errors``),
-``render`` (pictures to show), ``presets`` (pose presets and example photos, read on first use), ``backend``
-(the pipeline, loaded lazily, one lock), ``handlers`` (events; the only place errors become ``gr.Error``),
-``components`` and ``tabs`` (one builder per tab), ``demo`` (``build_demo``), ``server`` (environment, launch).
+``render`` (pictures to show), ``files`` (result pictures written atomically into Gradio's cache), ``presets``
+(pose presets and example photos, read on first use), ``backend`` (the pipeline, loaded lazily, one inference
+thread), ``handlers`` (events; the only place errors become ``gr.Error``), ``components`` and ``tabs`` (one builder
+per tab; the public API is ``tabs.API_NAMES``), ``demo`` (``build_demo``), ``server`` (environment, warm-up,
+launch).
 
 Importing this package has no side effects: it sets no environment variable, reads no file and does not import
 gradio; the names below load their module on first use.

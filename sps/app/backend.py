@@ -1,7 +1,10 @@
-"""The demo's one model object: loads the :class:`sps.SPSPipeline` on first use and serialises the calls.
+"""The demo's one model object: loads the :class:`sps.SPSPipeline` on first use and runs every forward pass on one
+dedicated inference thread.
 
-The Gradio queue may run several events at once; every forward pass goes through one lock, so they run one at a
-time on the shared networks. Errors are ``sps.errors`` exceptions (never ``gr.Error``): the UI layer words them.
+The Gradio queue runs several events at once on its worker threads (reading uploads, drawing and encoding the
+results); their forward passes all go to the one inference thread, one at a time, so torch's thread pool belongs to
+a single thread with a fixed thread count (``threads``), instead of one OpenMP team per Gradio worker thread
+competing for the same cores. Errors are ``sps.errors`` exceptions (never ``gr.Error``): the UI layer words them.
 """
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -23,15 +27,35 @@ log = logging.getLogger(__name__)
 MIN_JOINTS = 4  # joints a photo must show to count as a person, when the pipeline does not say
 
 
-class Backend:
-    """Holds the pipeline of ``weights`` (a pipeline folder or a Hub repo id), or a given ``pipeline``."""
+def default_threads(cores: int | None = None) -> int:
+    """Torch threads for the app: one core is left to the web server's own work (uploads, PNG encoding), at most 4
+    (the 128 x 96 networks gain little beyond). 2 cores -> 1 thread."""
+    cores = cores or os.cpu_count() or 1
+    return max(1, min(4, cores - 1))
 
-    def __init__(self, weights: str | os.PathLike | None = None, pipeline: Any = None):
+
+def _set_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+class Backend:
+    """Holds the pipeline of ``weights`` (a pipeline folder or a Hub repo id), or a given ``pipeline``.
+
+    ``threads``: torch intra-op threads of the inference thread (None: torch's default, left as it is).
+    """
+
+    def __init__(self, weights: str | os.PathLike | None = None, pipeline: Any = None, threads: int | None = None):
         if weights is None and pipeline is None:
             raise WeightsError("Backend needs a weights folder or Hub repo id (or a loaded pipeline)")
         self.weights = str(weights) if weights is not None else "(given pipeline)"
+        self.threads = threads
         self._pipe = pipeline
         self._lock = threading.Lock()
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="sps-inference", initializer=_set_threads,
+                                          initargs=(threads,))
 
     @property
     def pipe(self) -> Any:
@@ -54,10 +78,13 @@ class Backend:
         return self
 
     def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """``fn(pipe, *args, **kwargs)`` under the lock."""
+        """``fn(pipe, *args, **kwargs)`` on the inference thread (calls run one at a time, in arrival order)."""
         pipe = self.pipe
-        with self._lock:
-            return fn(pipe, *args, **kwargs)
+        return self._worker.submit(fn, pipe, *args, **kwargs).result()
+
+    def close(self) -> None:
+        """Stop the inference thread (after the calls already submitted)."""
+        self._worker.shutdown(wait=True)
 
     # -- the pipeline calls the demo makes --------------------------------------------------------
 
@@ -80,4 +107,3 @@ class Backend:
             return K.validate_keypoints(kps), int(getattr(getattr(pipe, "settings", None), "min_joints", MIN_JOINTS))
 
         return self.call(run)
-

@@ -1,10 +1,15 @@
 """Widgets and texts the demo's tabs share: the photo input, example galleries, captions, theme and CSS."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any, TypeVar
 
 import gradio as gr
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
+
+log = logging.getLogger(__name__)
+C = TypeVar("C", bound=gr.components.Component)
 
 TITLE = "sps: person image generation"
 INTRO = """
@@ -40,24 +45,51 @@ CSS = """
 OUTPUT_H = 260  # height of the result images
 
 
-class PhotoInput(gr.Image):
-    """``gr.Image`` whose upload errors become a clear ``gr.Error`` instead of a bare server error."""
+PHOTO_FORMATS = "a JPEG, PNG or WebP photo"
 
-    is_template = True  # rendered by the frontend's Image component
 
-    def preprocess(self, payload):  # type: ignore[override]
+def upload_name(payload: Any) -> str | None:
+    """The name a user knows an upload by (its original file name, never the server's temporary path); None when
+    the value is no file."""
+    for item in (payload, getattr(payload, "background", None)):  # an image, or an image editor's value
+        name = getattr(item, "orig_name", None) or (Path(str(item.path)).name if getattr(item, "path", None) else None)
+        if name:
+            return name
+    return None
+
+
+def readable(component: C, what: str, expects: str = PHOTO_FORMATS) -> C:
+    """Make ``component`` answer a value it cannot read (an upload that is no image, a malformed value from a
+    client) with one short ``gr.Error`` naming the upload, and one log line, instead of gradio's processing error
+    that quotes the value with the server's temporary path and prints a traceback. An absent value (None) goes
+    to the handler, which words what is missing.
+
+    The wrapper is set on the instance: subclassing a gradio component would make gradio write a ``.pyi`` stub
+    next to this module when it is imported."""
+    raw = component.preprocess
+
+    def preprocess(payload: Any) -> Any:
+        if payload is None:
+            return None
         try:
-            return super().preprocess(payload)
-        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
-            name = getattr(payload, "orig_name", None) or Path(str(getattr(payload, "path", "file"))).name
-            raise gr.Error(f"Could not read '{name}' as an image ({type(e).__name__}). "
-                           "Please upload a JPEG, PNG or WebP photo.") from e
+            return raw(payload)
+        except gr.Error:
+            raise
+        except Exception as e:  # PIL's UnidentifiedImageError, OSError, a malformed table...
+            name = upload_name(payload)
+            log.info("unreadable %s %r: %s", what, name or "(value)", type(e).__name__)
+            message = (f"Could not read '{name}' as an image ({type(e).__name__}). Please use {expects} for the "
+                       f"{what}." if name else f"Could not read the {what} ({type(e).__name__}): expected {expects}.")
+            raise gr.Error(message, print_exception=False) from e
+
+    component.preprocess = preprocess  # type: ignore[method-assign]
+    return component
 
 
-def photo_input(label: str, height: int, elem_id: str | None = None) -> PhotoInput:
-    """An upload-only photo input that hands the handlers a file path."""
-    return PhotoInput(label=label, type="filepath", sources=["upload"], image_mode=None, height=height,
-                      elem_id=elem_id)
+def photo_input(label: str, height: int, elem_id: str | None = None, what: str = "photo") -> gr.Image:
+    """An upload-only photo input that hands the handlers a file path (unreadable uploads: see :func:`readable`)."""
+    return readable(gr.Image(label=label, type="filepath", sources=["upload"], image_mode=None, height=height,
+                             elem_id=elem_id), what)
 
 
 def example_gallery(paths: list[str], elem_id: str, label: str = "…or click an example") -> gr.Gallery | None:
@@ -66,8 +98,12 @@ def example_gallery(paths: list[str], elem_id: str, label: str = "…or click an
         return None
     thumbs = [(Image.open(p).convert("RGB"), None) for p in paths]
     return gr.Gallery(thumbs, label=label, columns=8, rows=1, height=150, allow_preview=False,
-                      object_fit="contain", show_share_button=False, show_download_button=False,
-                      show_fullscreen_button=False, elem_classes=["sps-examples"], elem_id=elem_id)
+                      object_fit="contain", buttons=[], elem_classes=["sps-examples"], elem_id=elem_id)
+
+
+def status_line(elem_id: str | None = None) -> gr.Markdown:
+    """The status text under a tab's button ("Done in 0.3 s" and notes), named ``status`` in the API."""
+    return gr.Markdown("", label="status", elem_id=elem_id)
 
 
 def caption(text: str) -> gr.Markdown:

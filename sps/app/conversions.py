@@ -195,7 +195,13 @@ def editor_to_index(editor: Any, current: np.ndarray | None = None) -> np.ndarra
     if img is None:
         raise AppInputError("The parsing editor is empty: press 'Predict target parsing' first.")
     if isinstance(img, (str, Path)):
-        img = Image.open(img)
+        path = Path(img)
+        try:
+            img = Image.open(path)
+            img.load()
+        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
+            raise ImageReadError(f"The parsing editor's picture '{path.name}' is not an image "
+                                 f"({type(e).__name__}).") from e
     arr = np.asarray(img.convert("RGBA") if isinstance(img, Image.Image) else img)
     if arr.ndim == 3 and arr.shape[2] == 4:  # transparent pixels count as background
         arr = np.where(arr[..., 3:4] > 0, arr[..., :3], 0)

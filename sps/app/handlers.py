@@ -1,14 +1,16 @@
 """The demo's event handlers: widget values in, widget values out, bound to one :class:`Backend`.
 
-This is the only layer that knows about errors shown to the user: every ``sps.errors.SPSError`` raised below
-(conversions, the pipeline) becomes a ``gr.Error`` with a friendly message here (:func:`user_errors`).
+This is the only layer that knows about errors shown to the user: every handler is an :func:`endpoint`, which turns
+an ``sps.errors.SPSError`` raised below (conversions, the pipeline) into a ``gr.Error`` with a friendly message and
+one log line, and any other exception into a logged traceback and a short "something went wrong".
 """
 from __future__ import annotations
 
+import functools
+import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import gradio as gr
 import numpy as np
@@ -19,9 +21,12 @@ from ..errors import ImageReadError, NoPersonError, SPSError, TooFewKeypointsErr
 from . import conversions as C
 from . import render as R
 from .backend import Backend
+from .files import publish, publish_editor
 from .presets import preset
 
+log = logging.getLogger(__name__)
 Table = list[list[Any]]
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def friendly(e: SPSError) -> str:
@@ -35,13 +40,35 @@ def friendly(e: SPSError) -> str:
     return str(e)
 
 
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn an ``SPSError`` raised inside into a ``gr.Error`` with its friendly message."""
-    try:
-        yield
-    except SPSError as e:
-        raise gr.Error(friendly(e)) from e
+def user_error(message: str) -> gr.Error:
+    """A ``gr.Error`` for the user (one toast), without gradio's traceback in the log."""
+    return gr.Error(message, print_exception=False)
+
+
+def endpoint(fn: F) -> F:
+    """Wrap an event handler so that every failure gives one toast and one log line.
+
+    A user error (``gr.Error``, or an ``SPSError`` worded by :func:`friendly`) is logged in one line, without a
+    traceback. Anything else is a bug: its traceback is logged once, and the user is told that the server failed,
+    without the exception's text (it may hold server paths).
+    """
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error as e:
+            e.print_exception = False
+            log.info("%s: user error: %s", fn.__name__, e.message)
+            raise
+        except SPSError as e:
+            log.info("%s: user error: %s: %s", fn.__name__, type(e).__name__, e)
+            raise user_error(friendly(e)) from e
+        except Exception as e:
+            log.exception("%s: internal error", fn.__name__)
+            raise user_error(f"Sorry, something went wrong on the server ({type(e).__name__}). "
+                             "It has been logged; please try again or use another photo.") from e
+
+    return wrapper  # type: ignore[return-value]
 
 
 def read_photo(image: Any, what: str) -> tuple[Image.Image, list[str]]:
@@ -53,142 +80,146 @@ def read_photo(image: Any, what: str) -> tuple[Image.Image, list[str]]:
 
 
 class Handlers:
-    """The app's event handlers, bound to one backend (also usable directly in tests)."""
+    """The app's event handlers, bound to one backend (also usable directly in tests). Each is an :func:`endpoint`."""
 
     def __init__(self, backend: Backend):
         self.b = backend
 
     # -- target pose -----------------------------------------------------------------------------
 
-    def _view(self, kps: np.ndarray, source: Any = None, joint: str | None = None) -> np.ndarray:
-        """The pose view; an unreadable source photo just leaves the background dark."""
+    def _view(self, kps: np.ndarray, source: Any = None, joint: str | None = None) -> str | None:
+        """The pose view (a published file); an unreadable source photo just leaves the background dark."""
         try:
-            im = read_photo(source, "source photo")[0] if source is not None else None
+            im = C.read_photo(source, "source photo")[0] if source is not None else None
         except SPSError:
             im = None
-        return R.pose_view(kps, im, joint)
+        return publish(R.pose_view(kps, im, joint))
 
-    def preset(self, label: str, source: Any = None) -> tuple[Table, np.ndarray]:
+    @endpoint
+    def preset(self, pose_preset: str, source: Any = None) -> tuple[Table, str | None]:
         """Preset name -> (pose table, pose view)."""
-        with user_errors():
-            kps = preset(label).kps
+        kps = preset(pose_preset).kps
         return C.kps_to_table(kps), self._view(kps, source)
 
+    @endpoint
     def pose_from_photo(self, photo: Any, source: Any = None,
-                        progress=gr.Progress()) -> tuple[Table, np.ndarray, str]:
+                        progress=gr.Progress()) -> tuple[Table, str | None, str]:
         """Estimate the pose of a second photo -> (pose table on the grid, pose view, status)."""
-        with user_errors():
-            im, notes = read_photo(photo, "target pose photo")
-            progress(0.2, desc="Estimating the pose of the target photo")
-            t0 = time.perf_counter()
-            kps, need = self.b.estimate_pose(im)
-            grid = C.detected_pose_on_grid(kps, (im.height, im.width), need)
+        im, notes = read_photo(photo, "target pose photo")
+        progress(0.2, desc="Estimating the pose of the target photo")
+        t0 = time.perf_counter()
+        kps, need = self.b.estimate_pose(im)
+        grid = C.detected_pose_on_grid(kps, (im.height, im.width), need)
         notes.append(f"{K.num_visible(kps)} of 18 joints detected in the target photo.")
         return C.kps_to_table(grid), self._view(grid, source), R.status_text(notes, time.perf_counter() - t0)
 
-    def render(self, table: Any, source: Any = None, joint: str | None = None) -> np.ndarray:
+    @endpoint
+    def render(self, table: Any, source: Any = None, joint: str | None = None) -> str | None:
         """Pose table -> pose view (after editing the table or changing the source)."""
-        with user_errors():
-            return self._view(C.table_to_kps(table), source, joint)
+        return self._view(C.table_to_kps(table), source, joint)
 
+    @endpoint
     def move_joint(self, table: Any, joint: str, source: Any = None,
-                   evt: gr.SelectData = None) -> tuple[Table, np.ndarray]:  # type: ignore[assignment]
+                   evt: gr.SelectData = None) -> tuple[Table, str | None]:  # type: ignore[assignment]
         """Click on the pose view: put ``joint`` where clicked. Returns (table, view)."""
-        with user_errors():
-            kps = C.table_to_kps(table)
+        kps = C.table_to_kps(table)
         j = C.joint_index(joint)
         if evt is not None and j is not None and evt.index is not None:
             kps[j] = C.view_to_grid(*(float(v) for v in evt.index[:2]))
         return C.kps_to_table(kps), self._view(kps, source, joint)
 
-    def remove_joint(self, table: Any, joint: str, source: Any = None) -> tuple[Table, np.ndarray]:
+    @endpoint
+    def remove_joint(self, table: Any, joint: str, source: Any = None) -> tuple[Table, str | None]:
         """Mark ``joint`` missing. Returns (table, view)."""
-        with user_errors():
-            kps = C.table_to_kps(table)
+        kps = C.table_to_kps(table)
         j = C.joint_index(joint)
         if j is not None:
             kps[j] = K.MISSING
         return C.kps_to_table(kps), self._view(kps, source, joint)
 
-    def example(self, paths: list[str], evt: gr.SelectData = None) -> Image.Image:  # type: ignore[assignment]
+    @endpoint
+    def example(self, paths: list[str], evt: gr.SelectData = None) -> str | None:  # type: ignore[assignment]
         """Click on an example thumbnail -> that photo in the input."""
         if evt is None or not paths:
-            raise gr.Error("Click one of the example photos.")
-        return Image.open(paths[evt.index]).convert("RGB")
+            raise user_error("Click one of the example photos.")
+        return publish(Image.open(paths[evt.index]).convert("RGB"))
 
     # -- pose transfer ---------------------------------------------------------------------------
 
+    @endpoint
     def transfer(self, source: Any, table: Any, progress=gr.Progress()) -> tuple[Any, ...]:
         """Source photo + target pose table -> (src kps, src parsing, tgt pose, tgt parsing, image, warped, status)."""
         t0 = time.perf_counter()
         progress(0.05, desc="Reading the photo")
-        with user_errors():
-            im, notes = read_photo(source, "source photo")
-            target = C.target_keypoints(table, (im.height, im.width))
-            progress(0.2, desc="Pose, parsing, parsing transformation and image generation")
-            res = self.b.transfer(im, target)
+        im, notes = read_photo(source, "source photo")
+        target = C.target_keypoints(table, (im.height, im.width))
+        progress(0.2, desc="Pose, parsing, parsing transformation and image generation")
+        res = self.b.transfer(im, target)
         progress(0.9, desc="Drawing the results")
         warped = getattr(res, "warped", None)
-        return (R.upscale(R.skeleton_on_photo(res.source_keypoints, im), False),
-                R.parsing_image(res.source_parsing),
-                R.upscale(R.as_pil(res.target_pose_image), True),
-                R.parsing_image(res.target_parsing),
-                R.upscale(R.as_pil(res.image), False),
-                R.upscale(R.as_pil(warped), False) if warped is not None else None,
-                R.status_text(notes, time.perf_counter() - t0))
+        images = (R.upscale(R.skeleton_on_photo(res.source_keypoints, im), False),
+                  R.parsing_image(res.source_parsing),
+                  R.upscale(R.as_pil(res.target_pose_image), True),
+                  R.parsing_image(res.target_parsing),
+                  R.upscale(R.as_pil(res.image), False),
+                  R.upscale(R.as_pil(warped), False) if warped is not None else None)
+        return (*map(publish, images), R.status_text(notes, time.perf_counter() - t0))
 
     # -- texture transfer ------------------------------------------------------------------------
 
+    @endpoint
     def texture(self, person: Any, clothes: Any, progress=gr.Progress()) -> tuple[Any, ...]:
         """Person photo + clothes photo -> (person parsing, clothes parsing, result, status)."""
         t0 = time.perf_counter()
         progress(0.05, desc="Reading the photos")
-        with user_errors():
-            a, notes = read_photo(person, "person photo")
-            b, notes_b = read_photo(clothes, "clothes photo")
-            progress(0.2, desc="Parsing both photos and generating")
-            res = self.b.texture(a, b)
+        a, notes = read_photo(person, "person photo")
+        b, notes_b = read_photo(clothes, "clothes photo")
+        progress(0.2, desc="Parsing both photos and generating")
+        res = self.b.texture(a, b)
         person_parsing, clothes_parsing = C.texture_parsings(res)
-        return (R.parsing_image(person_parsing), R.parsing_image(clothes_parsing),
-                R.upscale(R.as_pil(res.image), False),
+        return (publish(R.parsing_image(person_parsing)), publish(R.parsing_image(clothes_parsing)),
+                publish(R.upscale(R.as_pil(res.image), False)),
                 R.status_text(notes + notes_b, time.perf_counter() - t0))
 
     # -- parsing editing -------------------------------------------------------------------------
 
-    def edit_predict(self, source: Any, label: str, progress=gr.Progress()) -> tuple[Any, ...]:
+    @endpoint
+    def edit_predict(self, source: Any, pose_preset: str, progress=gr.Progress()) -> tuple[Any, ...]:
         """Source + pose preset -> (editor value with the predicted target parsing, preview, state, status)."""
         t0 = time.perf_counter()
-        with user_errors():
-            im, notes = read_photo(source, "source photo")
-            target = C.grid_to_photo(preset(label).kps, (im.height, im.width))
-            progress(0.2, desc="Predicting the target parsing")
-            res = self.b.transfer(im, target)
+        im, notes = read_photo(source, "source photo")
+        target = C.grid_to_photo(preset(pose_preset).kps, (im.height, im.width))
+        progress(0.2, desc="Predicting the target parsing")
+        res = self.b.transfer(im, target)
         index = np.asarray(res.target_parsing)
         state = {"kps": np.asarray(res.target_keypoints, np.float32).tolist(), "target": target.tolist(),
                  "index": index.astype(np.uint8)}
-        return C.editor_value(index), R.parsing_image(index), state, R.status_text(notes, time.perf_counter() - t0)
+        return (publish_editor(C.editor_value(index)), publish(R.parsing_image(index)), state,
+                R.status_text(notes, time.perf_counter() - t0))
 
+    @endpoint
     def edit_apply(self, editor: Any, edit: str, state: dict | None) -> tuple[Any, ...]:
         """Apply a preset edit (sps.edits) to the map in the editor -> (new editor value, preview, state)."""
         if not state:
-            raise gr.Error("First press 'Predict target parsing'.")
-        with user_errors():
-            index = C.editor_to_index(editor, state["index"])
-            try:
-                edited = C.apply_edit(index, state["kps"], edit)
-            except TooFewKeypointsError as e:
-                raise gr.Error(f"{friendly(e)}. Pick a target pose that shows those joints.") from e
-        return C.editor_value(edited), R.parsing_image(edited), {**state, "index": edited.astype(np.uint8)}
+            raise user_error("First press 'Predict target parsing'.")
+        index = C.editor_to_index(editor, state["index"])
+        try:
+            edited = C.apply_edit(index, state["kps"], edit)
+        except TooFewKeypointsError as e:
+            raise user_error(f"{friendly(e)}. Pick a target pose that shows those joints.") from e
+        return (publish_editor(C.editor_value(edited)), publish(R.parsing_image(edited)),
+                {**state, "index": edited.astype(np.uint8)})
 
+    @endpoint
     def edit_generate(self, source: Any, editor: Any, state: dict | None, progress=gr.Progress()) -> tuple[Any, ...]:
         """Regenerate from the edited map -> (edited map as read back, image, status)."""
         t0 = time.perf_counter()
         if not state:
-            raise gr.Error("First press 'Predict target parsing'.")
-        with user_errors():
-            im, notes = read_photo(source, "source photo")
-            index = C.editor_to_index(editor, state["index"])
-            progress(0.2, desc="Generating from the edited parsing")
-            res = self.b.edit(im, index, state["target"])
+            raise user_error("First press 'Predict target parsing'.")
+        im, notes = read_photo(source, "source photo")
+        index = C.editor_to_index(editor, state["index"])
+        progress(0.2, desc="Generating from the edited parsing")
+        res = self.b.edit(im, index, state["target"])
         out = res.image if hasattr(res, "image") else res
-        return R.parsing_image(index), R.upscale(R.as_pil(out), False), R.status_text(notes, time.perf_counter() - t0)
+        return (publish(R.parsing_image(index)), publish(R.upscale(R.as_pil(out), False)),
+                R.status_text(notes, time.perf_counter() - t0))

@@ -1,4 +1,5 @@
-"""The shipped target-pose presets (``sps/assets/poses/*.json``) and the example photos of the data folder.
+"""The shipped target-pose presets (``sps/assets/poses/*.json``) and the example photos: the shipped ones
+(``sps/assets/examples``) and a few of the data folder when it is present.
 
 Both are read on first use and cached, never at import.
 """
@@ -18,9 +19,11 @@ from .conversions import AppInputError
 
 log = logging.getLogger(__name__)
 
-POSES_DIR = Path(__file__).resolve().parents[1] / "assets" / "poses"  # package data
+ASSETS = Path(__file__).resolve().parents[1] / "assets"  # package data
+POSES_DIR = ASSETS / "poses"
+EXAMPLES_DIR = ASSETS / "examples"  # public-domain photos that travel with the package
 EXAMPLE_FOLDERS = ("deepfashion/images", "viton/test/images", "spt-demo/images")  # under the data root
-NUM_EXAMPLES = 8
+NUM_DATA_EXAMPLES = 6  # + the shipped ones: one row of 8 thumbnails
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
@@ -65,9 +68,14 @@ def full_body_preset() -> Preset:
     return next((p for p in presets() if K.num_visible(p.kps) == K.NUM_KEYPOINTS), presets()[0])
 
 
-def example_photos(limit: int = NUM_EXAMPLES, root: str | Path | None = None) -> list[str]:
-    """Paths of up to ``limit`` example photos, evenly spread over the first of EXAMPLE_FOLDERS found under
-    ``root`` (default: ``sps.data.data_root()``); none when the data folder is absent."""
+def shipped_examples(folder: str | Path = EXAMPLES_DIR) -> list[str]:
+    """The example photos shipped with the package (public domain, see ``SOURCES.md`` there), sorted by name."""
+    return sorted(str(p) for p in Path(folder).glob("*") if p.suffix.lower() in PHOTO_SUFFIXES)
+
+
+def data_examples(limit: int = NUM_DATA_EXAMPLES, root: str | Path | None = None) -> list[str]:
+    """Paths of up to ``limit`` photos evenly spread over the first of EXAMPLE_FOLDERS found under ``root``
+    (default: ``sps.data.data_root()``); none when the data folder is absent (e.g. on a Space)."""
     if root is None:
         from ..data import data_root
 
@@ -81,3 +89,9 @@ def example_photos(limit: int = NUM_EXAMPLES, root: str | Path | None = None) ->
                 return [str(p) for p in files[::step][:limit]]
     log.info("no example photos under %s", root)
     return []
+
+
+def example_photos(limit: int = NUM_DATA_EXAMPLES, root: str | Path | None = None) -> list[str]:
+    """The demo's example photos: up to ``limit`` of the data folder when it is there, then the shipped ones
+    (always there, wherever the demo runs)."""
+    return data_examples(limit, root) + shipped_examples()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,8 @@ class ServerOptions:
     share: bool = False
     concurrency: int = 2
     queue_size: int = 64
+    threads: int | None = None  # torch threads of the inference thread (None: backend.default_threads())
+    warm_up: bool = True  # one generation before the first user (see warm_up)
 
 
 class OfflineHTML:
@@ -86,18 +89,52 @@ def launch(demo: Any, options: ServerOptions = ServerOptions(), **kwargs: Any) -
     """Queue and launch a built demo (blocks until the server stops)."""
     from starlette.middleware import Middleware
 
+    from .demo import style
+
+    # gradio 6.17 reads starlette's deprecated HTTP_422 name on every request; gradio's own warning filters reset
+    # the once-per-place registry, so without this the log gets the deprecation warning twice per request
+    warnings.filterwarnings("ignore", message="'HTTP_422_UNPROCESSABLE_ENTITY' is deprecated")
     demo.queue(default_concurrency_limit=options.concurrency, max_size=options.queue_size)
+    # show_error=False: an exception that is not a gr.Error (a bug outside the handlers) shows a bare "Error"
+    # toast, never its text; the handlers' own errors are gr.Errors and always shown.
     demo.launch(server_name=options.host, server_port=options.port, share=options.share, ssr_mode=False,
-                show_error=True, app_kwargs={"middleware": [Middleware(OfflineHTML)]}, **kwargs)
+                show_error=False, app_kwargs={"middleware": [Middleware(OfflineHTML)]}, **{**style(), **kwargs})
+
+
+def warm_up(backend: Any) -> None:
+    """Before the first user comes: a pose estimate and a pose transfer (to the photo's own pose) of a shipped example
+    photo, and its drawing. The first forward pass on the inference thread (torch's thread pool, oneDNN kernels,
+    lazy imports) is slower than the next ones. A failure is logged, not raised (the app still serves)."""
+    import time
+
+    from PIL import Image
+
+    from .files import png_bytes
+    from .presets import shipped_examples
+    from .render import parsing_image
+
+    t0 = time.perf_counter()
+    try:
+        im = Image.open(shipped_examples()[0]).convert("RGB")
+        kps, _ = backend.estimate_pose(im)
+        png_bytes(parsing_image(backend.transfer(im, kps).target_parsing))
+    except Exception as e:  # noqa: BLE001 (best effort: random test weights may find no person on the photo)
+        log.warning("warm-up generation failed (%s: %s); serving anyway", type(e).__name__, e)
+    else:
+        log.info("warm-up generation in %.2f s", time.perf_counter() - t0)
 
 
 def serve(weights: str | os.PathLike, options: ServerOptions = ServerOptions(), **kwargs: Any) -> None:
     """Set the offline environment, load the pipeline of ``weights`` (a folder or Hub repo id; fails fast),
-    build the demo and serve it."""
+    warm it up, build the demo and serve it."""
     offline_env()
-    from .backend import Backend
+    from .backend import Backend, default_threads
     from .demo import build_demo
 
-    backend = Backend(weights).load()
-    log.info("serving on %s:%d (share=%s)", options.host, options.port, options.share)
+    threads = options.threads or default_threads()
+    backend = Backend(weights, threads=threads).load()
+    if options.warm_up:
+        warm_up(backend)
+    log.info("serving on %s:%d (share=%s, torch threads %d, concurrency %d, queue %d)", options.host, options.port,
+             options.share, threads, options.concurrency, options.queue_size)
     launch(build_demo(backend), options, **kwargs)

@@ -1,9 +1,11 @@
 """`python -m sps.bench app`: load test of the Gradio demo through its API.
 
-Starts ``python app.py --weights W`` on a free port (or uses ``--url`` of a running app), fires N concurrent
-``/transfer`` requests with ``gradio_client`` and prints a markdown table: errors, latency percentiles
-(p50 / p90 / p99, end to end including queueing), throughput and the server's peak memory (VmHWM of
-``/proc/<pid>/status``).
+Starts ``python app.py --weights W`` on a free loopback port (or uses ``--url`` of a running app) and, for each
+level (1 user, 20 and 100 concurrent users by default), has every user send its ``/transfer`` requests with
+``gradio_client``; prints one markdown row per level: requests answered, told "queue full", errors, latency
+percentiles p50 / p95 / p99 (end to end: queueing, upload, generation, download), throughput and the server's
+peak memory so far (VmHWM of ``/proc/<pid>/status``). Bounded: a fixed number of requests, each with a timeout;
+the app is stopped at the end.
 
 Also the helpers the app tests share: ``choose_weights`` (the given or ``$SPS_WEIGHTS`` pipeline folder when
 complete, else a random-weight one), ``AppServer`` (the app as a subprocess) and ``load_test``.
@@ -108,6 +110,7 @@ class AppServer:
     port: int = field(default_factory=free_port)
     env: dict[str, str] = field(default_factory=dict)
     startup_timeout: float = 180.0
+    extra_args: list[str] = field(default_factory=list)  # more app.py options
     proc: subprocess.Popen | None = None
     log_path: Path | None = None
 
@@ -119,7 +122,7 @@ class AppServer:
         env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_DISABLE_TELEMETRY="1",
                    HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1", **self.env)
         cmd = [sys.executable, str(APP_SCRIPT), "--weights", str(self.weights), "--host", "127.0.0.1",
-               "--port", str(self.port)]
+               "--port", str(self.port), *self.extra_args]
         fd, name = tempfile.mkstemp(prefix="sps_app_", suffix=".log")
         self.log_path = Path(name)
         self.proc = subprocess.Popen(cmd, cwd=APP_SCRIPT.parent, env=env, stdout=fd, stderr=subprocess.STDOUT)
@@ -164,14 +167,15 @@ class AppServer:
 # Load test
 # ----------------------------------------------------------------------------------------------
 
-def default_source() -> str:
-    """A photo for the requests: the first of the app's examples (needs the data folder)."""
-    from ..app.presets import example_photos
+LEVELS = ((1, 30), (20, 3), (100, 1))  # (concurrent users, requests each): 30 + 60 + 100 requests
 
-    photos = example_photos()
-    if not photos:
-        raise SystemExit("no example photo found (data folder absent): pass --source PHOTO")
-    return photos[0]
+
+def default_source() -> str:
+    """A photo for the requests: the first photo of the data folder when present (a typical 176 x 256 fashion
+    photo), else the first shipped example."""
+    from ..app.presets import data_examples, shipped_examples
+
+    return (data_examples() or shipped_examples())[0]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -184,9 +188,21 @@ def percentile(values: list[float], q: float) -> float:
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
-def load_test(url: str, requests: int = 20, source: str | None = None, preset: int = 1) -> dict[str, Any]:
-    """Fire ``requests`` concurrent /transfer calls (one client thread each); latencies and errors."""
-    from gradio_client import Client, handle_file
+def _client(url: str) -> Any:
+    from gradio_client import Client
+
+    return Client(url, verbose=False, analytics_enabled=False)
+
+
+def load_test(url: str, users: int = 20, per_user: int = 1, source: str | None = None, preset: int = 0,
+              timeout: float = 300.0) -> dict[str, Any]:
+    """``users`` clients (one session each) send ``per_user`` ``/transfer`` requests each, one after the other,
+    all users starting together. Every request ends as answered (its latency, end to end including queueing,
+    upload and download), ``queue full`` (the app's answer when its queue is full) or an error (anything else).
+    Bounded: ``users * per_user`` requests, each given at most ``timeout`` seconds. The target pose is preset
+    ``preset`` (default: the first, a pose without knees, usable for the shipped half-body photos too)."""
+    from gradio_client import handle_file
+    from gradio_client.utils import QueueError
 
     from ..app.conversions import COLUMNS, kps_to_table
     from ..app.presets import presets
@@ -194,73 +210,97 @@ def load_test(url: str, requests: int = 20, source: str | None = None, preset: i
     source = source or default_source()
     poses = presets()
     table = {"headers": COLUMNS, "data": kps_to_table(poses[preset % len(poses)].kps)}
-    client = Client(url, verbose=False)
-    barrier = threading.Barrier(requests)
+    with ThreadPoolExecutor(max_workers=min(users, 16)) as pool:
+        clients = list(pool.map(lambda _: _client(url), range(users)))
+    barrier = threading.Barrier(users)
 
-    def one(i: int) -> tuple[float, str | None]:
-        barrier.wait()  # all requests leave together
-        t0 = time.perf_counter()
-        try:
-            out = client.predict(handle_file(source), table, api_name="/transfer")
-            err = None if out and out[4] else "no image returned"
-        except Exception as e:  # report, do not raise: the test counts them
-            err = f"{type(e).__name__}: {e}"
-        return time.perf_counter() - t0, err
+    def one_user(client: Any) -> list[tuple[float, str | None]]:
+        barrier.wait()  # all users start together
+        out = []
+        for _ in range(per_user):
+            t0 = time.perf_counter()
+            try:
+                res = client.submit(handle_file(source), table, api_name="/transfer").result(timeout=timeout)
+                err = None if res and res[4] else "no image returned"
+            except Exception as e:  # noqa: BLE001 (counted, not raised)
+                err = "queue full" if isinstance(e, QueueError) else f"{type(e).__name__}: {e}"
+            out.append((time.perf_counter() - t0, err))
+        return out
 
     t0 = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=requests) as pool:
-        results = list(pool.map(one, range(requests)))
+    try:
+        with ThreadPoolExecutor(max_workers=users) as pool:
+            results = [r for rs in pool.map(one_user, clients) for r in rs]
+    finally:
+        for c in clients:
+            c.close()
     wall = time.perf_counter() - t0
     lat = [t for t, e in results if e is None]
-    errors = [e for _, e in results if e is not None]
-    return {"requests": requests, "errors": errors, "wall_s": wall, "latencies": lat,
-            "p50": percentile(lat, 50), "p90": percentile(lat, 90), "p99": percentile(lat, 99),
+    errors = [e for _, e in results if e is not None and e != "queue full"]
+    return {"users": users, "requests": len(results), "answered": len(lat),
+            "queue_full": sum(e == "queue full" for _, e in results), "errors": errors, "wall_s": wall,
+            "latencies": lat, **{f"p{q}": percentile(lat, q) for q in (50, 95, 99)},
             "throughput": len(lat) / wall if wall > 0 else float("nan")}
 
 
-def _table(stats: dict[str, Any], weights: str, peak: float | None) -> str:
-    import torch
+def _table(rows: list[dict[str, Any]]) -> str:
+    head = ("| users | requests | answered | queue full | errors | p50 (s) | p95 (s) | p99 (s) | wall (s) | req/s "
+            "| server peak memory (MiB) |")
+    lines = [head, "|" + "---:|" * 11]
+    for r in rows:
+        peak = "n/a" if r.get("peak_mib") is None else f"{r['peak_mib']:.0f}"
+        lines.append(f"| {r['users']} | {r['requests']} | {r['answered']} | {r['queue_full']} | {len(r['errors'])} "
+                     f"| {r['p50']:.2f} | {r['p95']:.2f} | {r['p99']:.2f} | {r['wall_s']:.1f} "
+                     f"| {r['throughput']:.2f} | {peak} |")
+    return "\n".join(lines)
 
-    rows = [
-        ("machine", f"{os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()} (client side)"),
-        ("weights", weights),
-        ("requests (all at once)", str(stats["requests"])),
-        ("errors", str(len(stats["errors"]))),
-        ("latency p50 / p90 / p99 (s)", f"{stats['p50']:.2f} / {stats['p90']:.2f} / {stats['p99']:.2f}"),
-        ("wall time (s)", f"{stats['wall_s']:.2f}"),
-        ("throughput (req/s)", f"{stats['throughput']:.2f}"),
-        ("server peak memory VmHWM (MiB)", "n/a" if peak is None else f"{peak:.0f}"),
-    ]
-    return "\n".join(["| quantity | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
+
+def _levels(text: str) -> list[tuple[int, int]]:
+    """"1x30,20x3,100x1" -> [(1, 30), (20, 3), (100, 1)]."""
+    try:
+        return [(int(u), int(n)) for u, n in (part.split("x") for part in text.split(","))]
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"expected USERSxREQUESTS[,...], e.g. 1x30,20x3: {text!r}") from e
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m sps.bench app", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--requests", type=int, default=20, help="concurrent /transfer requests (default 20)")
+    ap.add_argument("--levels", type=_levels, default=list(LEVELS),
+                    help="concurrent users x requests each (default: 1x30,20x3,100x1)")
     ap.add_argument("--url", help="a running app (default: start app.py on a free port)")
     ap.add_argument("--weights", default=os.environ.get("SPS_WEIGHTS"),
                     help="pipeline folder (default: $SPS_WEIGHTS; random 'cpu' weights when neither is given)")
-    ap.add_argument("--source", help="source photo (default: the first example photo of the data folder)")
+    ap.add_argument("--source", help="source photo (default: the first data-folder photo, else a shipped example)")
+    ap.add_argument("--app-args", default="", help="extra app.py options, e.g. --app-args='--threads 2'")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    from ..app.server import offline_env
+
+    offline_env()
     source = args.source or default_source()
     if args.url:
-        stats = load_test(args.url, args.requests, source)
-        print(_table(stats, "(running app)", None))
+        rows = [load_test(args.url, u, n, source) for u, n in args.levels]
+        note, log_tail = "(running app)", ""
     else:
         if args.weights:
             weights, note = Path(args.weights), args.weights
         else:
             weights, _ = choose_weights()
             note = f"random 'cpu' preset (no --weights, no $SPS_WEIGHTS): {weights}"
-        with AppServer(weights) as server:
-            client_warm = load_test(server.url, 1, source)  # first call pays lazy imports; not counted
-            if client_warm["errors"]:
-                raise SystemExit(f"warm-up request failed: {client_warm['errors'][0]}\n{server.log_tail()}")
-            stats = load_test(server.url, args.requests, source)
-            peak = server.peak_memory_mib()
-        print(_table(stats, note, peak))
-    for e in stats["errors"][:5]:
+        with AppServer(weights, extra_args=args.app_args.split()) as server:
+            rows = []
+            for users, n in args.levels:
+                rows.append({**load_test(server.url, users, n, source), "peak_mib": server.peak_memory_mib()})
+            log_tail = server.log_tail(1500)
+    from PIL import Image
+
+    w, h = Image.open(source).size
+    print(f"machine: {os.cpu_count()} CPU cores; weights: {note}; source: {Path(source).name} ({w} x {h}); "
+          f"app options: {args.app_args or '(defaults)'}\n")
+    print(_table(rows))
+    errors = [e for r in rows for e in r["errors"]]
+    for e in errors[:5]:
         print("error:", e)
-    if stats["errors"]:
+    if errors:
+        print(log_tail)
         raise SystemExit(1)
