@@ -481,3 +481,18 @@ def test_load_image_16_bit_and_transparency(tmp_path):
     for img in (load_image(path), load_image(rgba), load_image(Image.open(path))):
         assert (img[0, 0] == (200, 0, 0)).all() and (img[7, 7] == 255).all()
     assert (load_image(np.full((4, 4), 65535, np.uint16)) == 255).all()
+
+
+def test_person_folder_falls_back_to_the_current_directory(make_person_folder, tmp_path, monkeypatch, data_root):
+    """A relative name not under the data root is a folder here (e.g. runs/ccp made by sps.data.ccp prepare);
+    a folder of splits resolves to the split asked."""
+    folder = make_person_folder(n=2, name="train")
+    (folder.parent / "test").mkdir()
+    (folder.parent / "test" / "keypoints.csv").write_text((folder / "keypoints.csv").read_text())
+    monkeypatch.chdir(folder.parent.parent)
+    rel = folder.parent.name  # "data"
+    assert D.person_folder(rel) == folder
+    assert D.person_folder(rel, split="test") == folder.parent / "test"
+    assert D.person_folder("viton") == data_root / "viton" / "train"  # the data root comes first
+    with pytest.raises(DataError, match="no person folder"):
+        D.person_folder("nowhere")

@@ -28,15 +28,20 @@ def data_root(check: bool = True) -> Path:
 def person_folder(name: str | Path, root: str | Path | None = None, split: str = "train") -> Path:
     """A dataset name -> person folder: ``root/name`` if it holds keypoints.csv, else ``root/name/split``.
 
-    A relative ``name`` is looked up under ``root`` (default: ``data_root()``).
+    A relative ``name`` is looked up under ``root`` (default: ``data_root()``) and then, when nothing is there,
+    in the current directory (a folder made here, e.g. ``runs/ccp`` by ``python -m sps.data.ccp prepare``).
     """
     p = Path(name)
-    if not p.is_absolute():
-        p = Path(root).resolve() / p if root is not None else data_root() / p
-    for cand in (p, p / split):
-        if (cand / KEYPOINTS_FILE).is_file():
-            return cand
-    raise DataError(f"no person folder at {p} or {p / split} (a folder with {KEYPOINTS_FILE})")
+    if p.is_absolute():
+        bases = [p]
+    else:
+        under = Path(root).resolve() / p if root is not None else data_root() / p
+        bases = [under, Path.cwd() / p]
+    for base in bases:
+        for cand in (base, base / split):
+            if (cand / KEYPOINTS_FILE).is_file():
+                return cand
+    raise DataError(f"no person folder at {bases[0]} or {bases[0] / split} (a folder with {KEYPOINTS_FILE})")
 
 
 def find_person_folders(root: str | Path) -> list[Path]:

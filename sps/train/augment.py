@@ -57,7 +57,8 @@ def zoom(image: torch.Tensor, parsing: torch.Tensor, kps: torch.Tensor, cfg: Aug
     # output pixel p shows input pixel c + (p - centre_out) / s: pick the input centre so the person stays in view
     cx = _uniform(b, 0.5 - 0.25, 0.5 + 0.25, g) * (w - 1)
     cy = torch.where(s > 1, _uniform(b, 0.2, 0.55, g), _uniform(b, 0.4, 0.6, g)) * (h - 1)  # zoom in: upper body
-    cx, cy = torch.where(on, cx, torch.full_like(cx, (w - 1) / 2)), torch.where(on, cy, torch.full_like(cy, (h - 1) / 2))
+    cx = torch.where(on, cx, torch.full_like(cx, (w - 1) / 2))
+    cy = torch.where(on, cy, torch.full_like(cy, (h - 1) / 2))
     # affine_grid, normalised coordinates (align_corners=True, the output centre is 0): u_in = u_out / s + u_c
     theta = torch.zeros(b, 2, 3)
     theta[:, 0, 0], theta[:, 1, 1] = 1 / s, 1 / s
@@ -75,7 +76,8 @@ def zoom(image: torch.Tensor, parsing: torch.Tensor, kps: torch.Tensor, cfg: Aug
     centre_in = torch.stack([cx, cy], -1).view(b, 1, 2).to(kps)
     centre_out = torch.tensor([(w - 1) / 2, (h - 1) / 2]).to(kps)
     moved = (kps - centre_in) * scale + centre_out
-    vis = K.visible(kps) & (moved[..., 0] >= 0) & (moved[..., 0] <= w - 1) & (moved[..., 1] >= 0) & (moved[..., 1] <= h - 1)
+    inside = (moved[..., 0] >= 0) & (moved[..., 0] <= w - 1) & (moved[..., 1] >= 0) & (moved[..., 1] <= h - 1)
+    vis = K.visible(kps) & inside
     out_kps = torch.where(vis[..., None], moved, torch.full_like(kps, K.MISSING))
     keep = ~on.view(b, 1, 1, 1).to(image.device)
     return (torch.where(keep, image, img), torch.where(keep[:, 0], parsing, par),

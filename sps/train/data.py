@@ -28,13 +28,14 @@ def data_root_of(data) -> Path:
     return Path(data.root).expanduser().resolve() if data.root else data_root()
 
 
-def open_folder(data, canvas: Sequence[int], name: str, parsing_dir: str | None = None):
-    """The person folder `name` under the data root as a `PersonDataset` on `canvas` (unflipped, no heatmaps);
-    `parsing_dir` replaces its label maps (e.g. the parser's predictions)."""
+def open_folder(data, canvas: Sequence[int], name: str, parsing_dir: str | None = None, split: str = "train"):
+    """The person folder `name` (under the data root, else the current directory; `name/split` when `name` is a
+    folder of splits) as a `PersonDataset` on `canvas` (unflipped, no heatmaps); `parsing_dir` replaces its label
+    maps (e.g. the parser's predictions)."""
     from ..data import PersonDataset, person_folder
 
-    return PersonDataset(person_folder(name, data_root_of(data)), (int(canvas[0]), int(canvas[1])), flip=False,
-                         heatmaps=False, parsing_dir=parsing_dir)
+    return PersonDataset(person_folder(name, data_root_of(data), split), (int(canvas[0]), int(canvas[1])),
+                         flip=False, heatmaps=False, parsing_dir=parsing_dir)
 
 
 def person_folders(data, canvas: Sequence[int], names: Sequence[str], require_parsing: bool = False,
@@ -49,7 +50,7 @@ def person_folders(data, canvas: Sequence[int], names: Sequence[str], require_pa
         raise ValueError("no person folders given")
     parts: list[Dataset] = []
     for n in names:
-        ds = open_folder(data, canvas, n)
+        ds = open_folder(data, canvas, n, split=split or "train")
         idx = np.arange(len(ds))
         if split and not (ds.folder.parent / "test").is_dir():  # no split of its own (deepfashion, market)
             from ..splits import split_of
