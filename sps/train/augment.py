@@ -76,8 +76,8 @@ def zoom(image: torch.Tensor, parsing: torch.Tensor, kps: torch.Tensor, cfg: Aug
     centre_in = torch.stack([cx, cy], -1).view(b, 1, 2).to(kps)
     centre_out = torch.tensor([(w - 1) / 2, (h - 1) / 2]).to(kps)
     moved = (kps - centre_in) * scale + centre_out
-    inside = (moved[..., 0] >= 0) & (moved[..., 0] <= w - 1) & (moved[..., 1] >= 0) & (moved[..., 1] <= h - 1)
-    vis = K.visible(kps) & inside
+    in_view = (moved[..., 0] >= 0) & (moved[..., 0] <= w - 1) & (moved[..., 1] >= 0) & (moved[..., 1] <= h - 1)
+    vis = K.visible(kps) & in_view
     out_kps = torch.where(vis[..., None], moved, torch.full_like(kps, K.MISSING))
     keep = ~on.view(b, 1, 1, 1).to(image.device)
     return (torch.where(keep, image, img), torch.where(keep[:, 0], parsing, par),
