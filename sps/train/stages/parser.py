@@ -63,7 +63,7 @@ class ParserStage(Stage):
 
     def data_description(self) -> str:
         c: ParserConfig = self.cfg
-        return (f"{', '.join(c.data.datasets)} images with LIP parsing merged to the 10 sps labels "
+        return (f"{', '.join(c.data.datasets)} images with parsing maps (LIP merged to the 10 sps labels, CCP mapped by sps.data.ccp) "
                 f"({len(self.train_set)} images), flip p={c.data.flip}; IoU on "
                 f"{', '.join((*c.data.eval_folder, 'spt-demo'))}")
 
