@@ -63,8 +63,8 @@ class ParserStage(Stage):
 
     def data_description(self) -> str:
         c: ParserConfig = self.cfg
-        return (f"{', '.join(c.data.datasets)} images with parsing maps (LIP merged to the 10 sps labels, CCP mapped by sps.data.ccp) "
-                f"({len(self.train_set)} images), flip p={c.data.flip}; IoU on "
+        return (f"{', '.join(c.data.datasets)} images with parsing maps (LIP merged to the 10 sps labels, CCP "
+                f"mapped by sps.data.ccp) ({len(self.train_set)} images), flip p={c.data.flip}; IoU on "
                 f"{', '.join((*c.data.eval_folder, 'spt-demo'))}")
 
 
