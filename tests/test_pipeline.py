@@ -15,6 +15,7 @@ from sps import pose as K
 from sps.errors import ImageReadError, KeypointError, NoPersonError, ParsingError, TooFewKeypointsError, WeightsError
 from sps.canvas import Canvas
 from sps.pipeline import PipelineResult
+from sps.pipeline.compose import fill_holes
 
 from fixtures_pipeline import (build_random_pipeline, move_arm, person_parsing, person_pose,  # noqa: F401
                                 random_pipeline, random_pipeline_dir)
@@ -134,10 +135,11 @@ def test_transfer_texture_uses_person_parsing_and_pose(random_pipeline):
     res = random_pipeline.transfer_texture(person, clothes, person_keypoints=pk, person_parsing=ppar,
                                            clothes_keypoints=ck, clothes_parsing=person_parsing(96, 96, ck, "short"))
     assert res.image.size == (64, 128) and res.task == "texture transfer"
-    canvas = random_pipeline.canvas
-    # G_A got exactly the person's parsing as its target (one-hot on the canvas)
+    # G_A got exactly the person's parsing as its target (one-hot on the canvas of the person's window), the
+    # background inside the body filled
+    win = res.canvas["window"]
     np.testing.assert_array_equal(res.canvas["target_probs"].argmax(1)[0].numpy(),
-                                  Canvas.fit((128, 64), canvas).labels(ppar))
+                                  fill_holes(win.labels(ppar), res.canvas["target_keypoints"]))
     np.testing.assert_allclose(res.target_keypoints[K.visible(pk)], pk[K.visible(pk)], atol=1e-3)
     assert res.source_image.size == (96, 96)  # the clothes photo is the source
 
@@ -216,7 +218,10 @@ def test_pipe_edit_regenerates_with_edited_map(random_pipeline):
     res = random_pipeline.edit(img, edited, source_keypoints=kps, source_parsing=par)
     assert res.task == "edit" and res.image.size == (w, h)
     np.testing.assert_array_equal(res.canvas["target_probs"].argmax(1)[0].numpy(),
-                                  Canvas.fit((h, w), random_pipeline.canvas).labels(edited))
+                                  fill_holes(res.canvas["window"].labels(edited), res.canvas["target_keypoints"]))
+    canvas_map = Canvas.fit((h, w), random_pipeline.canvas).labels(edited)  # a map on the model canvas still works
+    again = random_pipeline.edit(img, canvas_map, source_keypoints=kps, source_parsing=par)
+    assert (again.target_parsing == res.target_parsing).mean() > 0.9
     np.testing.assert_allclose(res.target_keypoints[K.visible(kps)], kps[K.visible(kps)], atol=1e-3)
     with pytest.raises(ParsingError):
         random_pipeline.edit(img, edited[:10], source_keypoints=kps, source_parsing=par)
@@ -246,13 +251,19 @@ def test_keypoint_shape_errors(random_pipeline):
 
 
 def test_too_few_keypoints_names_the_joints(random_pipeline):
+    """A missing neck or shoulder is inferred from the other joints; a pose with no upper body at all is refused,
+    naming the joints."""
     img, kps = _photo(64, 48), person_pose(64, 48)
+    legs = np.full_like(kps, -1)
+    legs[8:14] = kps[8:14]
+    with pytest.raises(TooFewKeypointsError, match="target pose.*neck, right_shoulder, left_shoulder"):
+        random_pipeline(img, legs, source_keypoints=kps)
+    with pytest.raises(TooFewKeypointsError, match="source image keypoints.*missing: neck, right_shoulder"):
+        random_pipeline(img, kps, source_keypoints=legs)
     tgt = kps.copy()
     tgt[[1, 5]] = -1
-    with pytest.raises(TooFewKeypointsError, match="neck, left_shoulder"):
-        random_pipeline(img, tgt, source_keypoints=kps)
-    with pytest.raises(TooFewKeypointsError, match="source"):
-        random_pipeline(img, kps, source_keypoints=tgt)
+    res = random_pipeline(img, tgt, source_keypoints=kps)
+    assert any("target pose's neck, left_shoulder was inferred" in n for n in res.notes)
 
 
 def test_no_person(random_pipeline, monkeypatch):

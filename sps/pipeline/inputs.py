@@ -1,6 +1,8 @@
 """Turning what a user passes (paths, PIL images, arrays, keypoint lists, label maps) into canvas arrays."""
 from __future__ import annotations
 
+import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,46 +21,109 @@ MIN_SIDE = 8  # smaller photos are refused
 
 @dataclass
 class Photo:
-    """One photo placed on the model canvas, with its keypoints and parsing once known (canvas coordinates)."""
+    """One photo placed on the model canvas, with its keypoints and parsing once known (canvas coordinates).
+
+    ``original``: the photo's (H, W) as given, before a large photo is downscaled to ``array`` (see read_image).
+    """
 
     array: np.ndarray  # (H0, W0, 3) uint8, the photo
     canvas: Canvas  # where it sits on the model canvas
     image: torch.Tensor  # (1, 3, H, W) in [-1, 1]
     kps: np.ndarray | None = None  # (18, 2) canvas xy
     parsing: np.ndarray | None = None  # (H, W) int64 canvas labels
+    original: tuple[int, int] | None = None
 
     @property
     def size(self) -> tuple[int, int]:
         return self.canvas.photo
 
+    @property
+    def downscale(self) -> float:
+        """Pixels of ``array`` per pixel of the photo as given (1.0 when it was not downscaled)."""
+        return self.size[0] / self.original[0] if self.original else 1.0
+
+    def grid_keypoints(self, kps: np.ndarray) -> np.ndarray:
+        """(18, 2) keypoints on the photo as given -> on ``array``'s grid."""
+        return kps if self.original in (None, self.size) else K.resize_keypoints(kps, self.original, self.size)
+
+    def grid_labels(self, index: np.ndarray) -> np.ndarray:
+        """An (H, W) label map of the photo as given -> ``array``'s grid (nearest neighbour)."""
+        if self.original in (None, self.size) or index.shape != self.original:
+            return index
+        small = Image.fromarray(index.astype(np.uint8)).resize((self.size[1], self.size[0]), Image.NEAREST)
+        return np.asarray(small).astype(np.int64)
+
 
 IMAGE_TYPES = (str, Path, bytes, bytearray, Image.Image, np.ndarray, torch.Tensor)
 
 
-def read_image(image: Any, where: str) -> np.ndarray:
-    """Any supported image input -> (H0, W0, 3) uint8, or ImageReadError saying what is wrong."""
+def downscaled_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """(H, W) of a photo once its long side is capped at ``max_side`` (the demo's rounding)."""
+    h, w = size
+    if max(h, w) <= max_side:
+        return h, w
+    s = max_side / max(h, w)
+    return max(1, round(h * s)), max(1, round(w * s))
+
+
+def _open_reduced(image: Any, max_side: int | None) -> tuple[Any, tuple[int, int] | None]:
+    """A file or encoded bytes opened with PIL and, for a JPEG larger than ``max_side``, decoded at a reduced
+    scale (``Image.draft``: a 6000 x 4000 photo never takes its full 72 MB); other inputs pass through.
+    Returns the input to decode and, when opened here, the photo's (H, W) as shown (EXIF rotation applied)."""
+    if max_side is None or not isinstance(image, (str, Path, bytes, bytearray)):
+        return image, None
+    from PIL import UnidentifiedImageError
+
+    try:
+        pil = Image.open(io.BytesIO(image) if isinstance(image, (bytes, bytearray)) else image)
+    except (OSError, UnidentifiedImageError, ValueError):
+        return image, None  # load_image words the error
+    w, h = pil.size
+    if max(w, h) > max_side:
+        s = max_side / max(w, h)
+        pil.draft("RGB", (math.ceil(w * s), math.ceil(h * s)))
+    return pil, ((w, h) if pil.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (h, w))
+
+
+def read_image(image: Any, where: str, max_side: int | None = None) -> tuple[np.ndarray, tuple[int, int]]:
+    """Any supported image input -> (H, W, 3) uint8 and the photo's (H0, W0) as given, or ImageReadError saying what
+    is wrong. A photo longer than ``max_side`` is downscaled (Lanczos) to at most ``max_side`` a side."""
     from ..data import load_image
 
     if not isinstance(image, IMAGE_TYPES):
         raise ImageReadError(f"{where}: expected a file path, encoded bytes, a PIL image or an (H, W, 3) array, "
                              f"got {type(image).__name__}")
     try:
-        arr = load_image(image)
+        src, original = _open_reduced(image, max_side)
+        try:
+            arr = load_image(src)
+        finally:
+            if src is not image:
+                src.close()
     except ImageReadError:
         raise
     except (OSError, ValueError, TypeError) as exc:  # anything a decoder throws
         raise ImageReadError(f"{where}: cannot read image ({exc})") from None
     if arr.shape[0] < MIN_SIDE or arr.shape[1] < MIN_SIDE:
         raise ImageReadError(f"{where}: image of {arr.shape[0]}x{arr.shape[1]} pixels is too small")
-    return arr
+    original = original or arr.shape[:2]
+    size = downscaled_size(original, max_side) if max_side else original
+    if arr.shape[:2] != size:
+        arr = np.asarray(Image.fromarray(arr).resize((size[1], size[0]), Image.LANCZOS))
+    return arr, original
 
 
-def place(image: Any, canvas_size: tuple[int, int], device: torch.device, where: str) -> Photo:
-    """Read a photo and put it on the canvas: (1, 3, H, W) in [-1, 1] on ``device``."""
-    arr = read_image(image, where)
+def place(image: Any, canvas_size: tuple[int, int], device: torch.device, where: str,
+          max_side: int | None = None) -> Photo:
+    """Read a photo (downscaled to ``max_side``) and put it on the canvas: (1, 3, H, W) in [-1, 1] on ``device``."""
+    arr, original = read_image(image, where, max_side)
     canvas = Canvas.fit(arr.shape[:2], canvas_size)
-    x = torch.from_numpy(canvas.image(arr)).permute(2, 0, 1)[None].float().div(127.5).sub(1).to(device)
-    return Photo(arr, canvas, x)
+    return Photo(arr, canvas, to_tensor(canvas.image(arr), device), original=original)
+
+
+def to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (1, 3, H, W) float in [-1, 1] on ``device``."""
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div(127.5).sub(1).to(device)
 
 
 def is_keypoint_like(x: Any) -> bool:
@@ -93,8 +158,8 @@ def check_grid(grid: Any, where: str) -> tuple[int, int]:
     return int(h), int(w)
 
 
-def keypoints_on_canvas(keypoints: Any, grid: tuple[int, int], canvas_size: tuple[int, int], where: str) -> np.ndarray:
-    """Given (18, 2) xy keypoints on a photo's ``grid`` (H, W), checked, -> the model canvas.
+def keypoints_on_grid(keypoints: Any, grid: tuple[int, int], where: str) -> np.ndarray:
+    """Given (18, 2) xy keypoints on a photo's ``grid`` (H, W), checked and returned as float32 (-1 missing).
 
     Visible joints may lie a little outside the grid (a pose cut by the frame), but not farther than the grid's
     own size: such coordinates belong to another grid (pass ``target_size``) or are nonsense.
@@ -109,15 +174,26 @@ def keypoints_on_canvas(keypoints: Any, grid: tuple[int, int], canvas_size: tupl
         j = int(np.flatnonzero(far)[0])
         raise KeypointError(f"{where}: {K.KEYPOINT_NAMES[j]} at ({kps[j, 0]:.6g}, {kps[j, 1]:.6g}) lies far outside "
                             f"the {h}x{w} grid of the keypoints (pass target_size when they belong to another one)")
-    return Canvas.fit((h, w), canvas_size).keypoints(kps)
+    return kps
 
 
-def labels_on_canvas(index: Any, canvas: Canvas, where: str) -> np.ndarray:
-    """A label map on the photo grid (or already on the canvas) -> (H, W) int64 on the canvas."""
+def grid_to_photo(pose: np.ndarray, grid: tuple[int, int], photo: tuple[int, int]) -> np.ndarray:
+    """A loose pose (NaN missing) on a ``grid`` (H, W) that the photo is fitted into (resized, centred, as the
+    demo's pose grid) -> the photo's own (H0, W0) grid; joints may land outside the photo (loose, not dropped)."""
+    cv = Canvas.fit(photo, grid)
+    scale = np.array([photo[1] / cv.width, photo[0] / cv.height])
+    return (np.asarray(pose, np.float64) - (cv.left, cv.top) + 0.5) * scale - 0.5
+
+
+def labels_on_grid(index: Any, photo: Photo, where: str) -> np.ndarray:
+    """A label map on the photo as given, on its (downscaled) grid, or on its model canvas -> (H0, W0) int64 on
+    the photo's (downscaled) grid."""
     index = P.validate_labels(np.asarray(index), where=where)
-    if index.shape == canvas.size:
+    if index.shape == photo.size:
         return index
-    if index.shape != canvas.photo:
-        raise ParsingError(f"{where}: shape {index.shape} matches neither the photo {canvas.photo} "
-                           f"nor the model canvas {canvas.size}")
-    return canvas.labels(index)
+    if index.shape == photo.original:
+        return photo.grid_labels(index)
+    if index.shape == photo.canvas.size:
+        return photo.canvas.labels_back(index)
+    raise ParsingError(f"{where}: shape {index.shape} matches neither the photo {photo.original or photo.size} "
+                       f"nor the model canvas {photo.canvas.size}")

@@ -17,14 +17,19 @@ from .. import parsing as P
 from .. import pose as K
 from ..errors import KeypointError, NoPersonError
 from ..models.sps_model import SPSModel, SPSOutput, body_region
+from . import reading as R
 from .baselines import background_colour, warp_baseline
-from .inputs import Photo, check_grid, is_keypoint_like, keypoints_on_canvas, labels_on_canvas, place
+from .compose import fill_probs, opacity, paste, person_mask, plate, to_window
+from .inputs import Photo, check_grid, grid_to_photo, is_keypoint_like, keypoints_on_grid, labels_on_grid, place
+from .poses import (MissingPartsError, infer_upper_body, loose, missing_parts, names, place_on_person, pose_box,
+                    shoulder_widths)
 from .result import PipelineResult
-from .settings import PipelineSettings
+from .settings import PLACEMENTS, PipelineSettings
 from .weights import COMPONENTS, load_networks, resolve_weights
+from .window import Frame, Window
 
 log = logging.getLogger(__name__)
-PERSON_LABELS = tuple(range(1, P.NUM_LABELS))
+STEPS = ("pre", "parse", "pose", "G_S", "G_A", "post")  # the timed steps, all in every result's timings
 
 
 class _Timer:
@@ -32,7 +37,7 @@ class _Timer:
 
     def __init__(self) -> None:
         self.t0 = time.perf_counter()
-        self.seconds: dict[str, float] = {}
+        self.seconds: dict[str, float] = dict.fromkeys(STEPS, 0.0)
 
     @contextmanager
     def __call__(self, step: str) -> Iterator[None]:
@@ -122,7 +127,7 @@ class SPSPipeline:
     # -- reading a photo ------------------------------------------------------------------------
 
     def _place(self, image: Any, where: str) -> Photo:
-        return place(image, self.canvas, self.device, where)
+        return place(image, self.canvas, self.device, where, self.settings.max_side)
 
     @torch.inference_mode()
     def parse(self, photo: Photo) -> np.ndarray:
@@ -149,56 +154,76 @@ class SPSPipeline:
                            self.settings.person_margin)[0]
         return np.where(near.numpy(), labels, 0)
 
-    def _analyse(self, photo: Photo, keypoints: Any, parsing: Any, where: str, timer: _Timer) -> Photo:
-        """Fill photo.kps and photo.parsing: given ones mapped to the canvas, others estimated; check the person."""
-        with timer("parse"):
-            photo.parsing = (self.parse(photo) if parsing is None
-                             else labels_on_canvas(parsing, photo.canvas, f"{where} parsing"))
-        with timer("pose"):
-            photo.kps = (self.estimate_keypoints(photo) if keypoints is None
-                         else keypoints_on_canvas(keypoints, photo.size, self.canvas, f"{where} keypoints"))
-        self._check_person(photo, where, parsing is None, keypoints is None)
-        if parsing is None and self.settings.person_margin > 0:
-            photo.parsing = self._near_body(photo.parsing, photo.kps)
-        return photo
-
-    def _check_person(self, photo: Photo, where: str, estimated_parsing: bool, estimated_kps: bool) -> None:
-        s = self.settings
-        frac = float(np.isin(photo.parsing, PERSON_LABELS).sum()) / max(1, photo.canvas.height * photo.canvas.width)
-        joints = K.num_visible(photo.kps)
-        why = []
-        if estimated_parsing and frac < s.min_person_fraction:
-            why.append(f"the parser labels {100 * frac:.1f}% of the pixels as a person "
-                       f"(< {100 * s.min_person_fraction:.0f}%)")
-        if estimated_kps and joints < s.min_joints:
-            why.append(f"the pose estimator finds {joints} joints (< {s.min_joints})")
-        if why:
-            raise NoPersonError(f"{where}: no person found: {' and '.join(why)}")
-        K.check_required_joints(photo.kps, f"{where} keypoints")
-
-    def _target_keypoints(self, target_pose: Any, src: Photo, target_size: tuple[int, int] | None,
-                          timer: _Timer) -> np.ndarray:
-        """Target keypoints on the canvas from an (18, 2) array (source grid or ``target_size``) or a photo."""
+    def _target_pose(self, target_pose: Any, seen: R.Sighting, target_size: tuple[int, int] | None,
+                     placement: str, notes: list[str], timer: _Timer) -> np.ndarray:
+        """The target pose as a loose pose (NaN missing; it may leave the photo) on the source photo's grid, from
+        (18, 2) keypoints (the photo's grid as given, or ``target_size``) or a photo whose pose is estimated."""
         if target_pose is None or isinstance(target_pose, dict):
             raise KeypointError(f"target pose: expected 18 (x, y) keypoints or a photo of a person, "
                                 f"got {type(target_pose).__name__}")
+        photo = seen.photo
         if is_keypoint_like(target_pose):
-            grid = check_grid(target_size, "target_size") if target_size is not None else src.size
-            kps = keypoints_on_canvas(target_pose, grid, self.canvas, "target pose")
+            grid = check_grid(target_size, "target_size") if target_size is not None else photo.original or photo.size
+            kps = keypoints_on_grid(target_pose, grid, "target pose")
         else:
+            with timer("pre"):
+                other = self._place(target_pose, "target pose photo")
             with timer("pose"):
-                kps = self.estimate_keypoints(self._place(target_pose, "target pose photo"))
-            if K.num_visible(kps) < self.settings.min_joints:
+                ck = R.look(self, other)
+            if K.num_visible(ck) < self.settings.min_joints:
                 raise NoPersonError(f"target pose photo: no person found: the pose estimator finds "
-                                    f"{K.num_visible(kps)} joints (< {self.settings.min_joints})")
+                                    f"{K.num_visible(ck)} joints (< {self.settings.min_joints})")
+            kps, grid = other.canvas.keypoints_back(ck), other.size
+        kps, inferred = infer_upper_body(kps)
         K.check_required_joints(kps, "target pose")
-        return kps
+        if inferred:
+            notes.append(f"The target pose's {', '.join(names(inferred))} was inferred from its other joints.")
+        if placement == "person":
+            return place_on_person(kps, seen.kps)
+        return grid_to_photo(loose(kps), grid, photo.size)
+
+    def _window(self, seen: R.Sighting, target: np.ndarray, notes: list[str], where: str,
+                timer: _Timer) -> tuple[R.View, np.ndarray]:
+        """Frame (grown to hold the loose ``target`` pose), window around the person and the target, second pass.
+        Returns the view and the target keypoints on the model canvas."""
+        frame = Frame.holding(seen.photo.size, target)
+        tgt = frame.keypoints(target)
+        box = R.person_box(seen, frame)
+        tb = pose_box(loose(tgt))
+        box = np.concatenate([np.minimum(box[:2], tb[:2]), np.maximum(box[2:], tb[2:])])
+        view = R.view(self, seen, frame, Window.around(box, self.canvas), timer)
+        neck_y, size = seen.kps[1, 1], shoulder_widths(seen.kps)
+        room = (seen.photo.size[0] - neck_y) / size if size > 0 else 0.0
+        missing = missing_parts(loose(tgt), view.observed, room)
+        if missing:
+            raise MissingPartsError(
+                f"{where}: the photo shows no hips or legs, but the target pose has {', '.join(missing)}: "
+                f"a half-body photo can be re-posed from the waist up (a target pose without knees and ankles)")
+        if view.inferred:
+            notes.append(f"The {where}'s {', '.join(names(view.inferred))} was not found and was inferred "
+                         f"from the other joints.")
+        if frame.grown:
+            h, w = frame.size
+            notes.append(f"The photo was grown to {w} x {h} px (top, bottom, left, right: "
+                         f"{', '.join(map(str, frame.pad))}) to hold the target pose; the new area is filled in.")
+        return view, view.window.keypoints(tgt)
+
+    def _read(self, image: Any, keypoints: Any, parsing: Any, where: str, notes: list[str],
+              timer: _Timer) -> R.Sighting:
+        """Read a photo (downscaled when large) and find its person (first pass)."""
+        with timer("pre"):
+            photo = self._place(image, where)
+        if photo.downscale < 1:
+            (h0, w0), (h, w) = photo.original, photo.size
+            notes.append(f"The {where} was {w0} x {h0} px; it was downscaled to {w} x {h} "
+                         f"(at most {self.settings.max_side} px a side).")
+        return R.find(self, photo, keypoints, parsing, where, timer)
 
     # -- generation and the way back ------------------------------------------------------------
 
     def _generate(self, src: Photo, tgt_kps: np.ndarray, tgt_parsing: np.ndarray | None, seed: int,
                   timer: _Timer) -> SPSOutput:
-        """SPSModel on the canvas: G_S (unless a target parsing is given) then G_A."""
+        """SPSModel on the canvas: G_S (unless a target parsing is given), holes in the body filled, then G_A."""
         dev = self.device
         with _seeded(seed), torch.inference_mode():
             with timer("pre"):
@@ -208,41 +233,55 @@ class SPSPipeline:
             if tgt_parsing is None:
                 with timer("G_S"):
                     sem = self.model.transform(source, tkps)
-                target, probs, logits = sem.target, sem.probs, sem.logits
+                probs, logits = sem.probs, sem.logits
             else:
-                target = self.model.person(None, torch.from_numpy(tgt_parsing)[None].to(dev), tkps)
-                probs, logits = target.parsing, None
+                probs, logits = self.model.maps(torch.from_numpy(tgt_parsing)[None].to(dev)), None
+            if self.settings.fill_holes:
+                probs = fill_probs(probs, tgt_kps)
+            hard = tgt_parsing is not None or self.settings.model.target_parsing == "hard"
+            target = self.model.person(None, P.one_hot(probs.argmax(1)).to(probs) if hard else probs, tkps)
             with timer("G_A"):
                 image = self.model.render(source, target)  # (1, 3, H, W)
         return SPSOutput(source, target, image, probs, logits)
 
-    def _result(self, src: Photo, out_photo: Photo, tgt_kps: np.ndarray, gen: SPSOutput, task: str,
-                timer: _Timer) -> PipelineResult:
-        """Map canvas outputs back to ``out_photo``'s grid and pack the result."""
+    def _result(self, src: R.View, out: R.View, tgt_kps: np.ndarray, gen: SPSOutput, task: str,
+                notes: list[str], timer: _Timer) -> PipelineResult:
+        """Paste the window's output back into the (grown) photo and pack the result."""
         with timer("post"):
-            cv, probs, out = out_photo.canvas, gen.target_probs, gen.image
+            frame, win, probs = out.frame, out.window, gen.target_probs
             tpar = probs.argmax(1)[0].cpu().numpy().astype(np.int64)  # (H, W)
-            # No-learning baseline on the canvas, background filled with the source's background colour.
-            src_parsing = src.canvas.labels_back(src.parsing)  # on the source photo's grid
-            fill = torch.from_numpy(background_colour(src.array, src_parsing) / 127.5 - 1)[None]
-            warped = warp_baseline(src.image, gen.source.keypoints, gen.target.keypoints, fill.to(self.device))
-            if self.settings.background == "source":  # G_S's background -> the source photo's background colour
-                bg = probs[:, :1].to(out.dtype)  # (1, 1, H, W)
-                out = bg * fill.to(out).view(1, 3, 1, 1) + (1 - bg) * out
-            tgt_kps_photo = cv.keypoints_back(tgt_kps)
+            # The photo without the person who stood there: their labels and body, filled from around them.
+            gone = to_window(win, person_mask(out.photo.parsing, out.photo.kps)[None])[0].numpy() > 0.5
+            known = frame.place(np.ones(out.source.photo.size, bool), False)
+            (fr, fc), (wr, wc) = win.overlap(frame.size)
+            known[fr, fc] &= ~gone[wr, wc]
+            base = plate(frame.place(out.source.photo.array, 255), known)
+            person = opacity(probs, tgt_kps)  # (1, 1, H, W)
+            alpha = person if self.settings.background == "source" else torch.ones_like(person)
+            # No-learning baseline: the source's parts moved onto the target pose, pasted the same way.
+            src_parsing = src.source_parsing()
+            fill = torch.from_numpy(background_colour(src.source.photo.array, src_parsing) / 127.5 - 1)[None]
+            warped = warp_baseline(src.photo.image, gen.source.keypoints, gen.target.keypoints, fill.to(self.device))
+            tgt_frame = K.crop_keypoints(win.keypoints_back(tgt_kps), 0, 0, frame.size)
             res = PipelineResult(
-                image=cv.image_back(_to_uint8(out[0])),
-                source_image=Image.fromarray(src.array),
-                source_keypoints=src.canvas.keypoints_back(src.kps),
+                image=Image.fromarray(paste(base, win, gen.image[0], alpha[0])),
+                source_image=Image.fromarray(src.source.photo.array),
+                source_keypoints=src.source_keypoints(),
                 source_parsing=src_parsing,
-                target_keypoints=tgt_kps_photo,
-                target_pose_image=Image.fromarray(K.render_skeleton(tgt_kps_photo, cv.photo)),
-                target_parsing=cv.labels_back(tpar),
-                warped=cv.image_back(_to_uint8(warped[0])),
+                target_keypoints=tgt_frame,
+                target_pose_image=_skeleton(tgt_frame, frame.size),
+                target_parsing=win.labels_back(tpar, frame.size),
+                warped=Image.fromarray(paste(base, win, warped[0], person[0])),
                 task=task,
-                canvas={"source_image": src.image, "source_keypoints": src.kps, "source_parsing": src.parsing,
-                        "target_keypoints": np.asarray(tgt_kps, np.float32), "target_probs": probs,
-                        "image": out, "warped": warped, "content": cv.content},
+                inferred_joints=names(src.inferred),
+                grown=frame.pad,
+                window=win.box,
+                downscale=out.source.photo.downscale,
+                notes=notes,
+                canvas={"source_image": src.photo.image, "source_keypoints": src.photo.kps,
+                        "source_parsing": src.photo.parsing, "target_keypoints": np.asarray(tgt_kps, np.float32),
+                        "target_probs": probs, "image": gen.image, "warped": warped, "content": win.canvas.content,
+                        "window": win, "frame": frame},
             )
         res.timings = {**timer.seconds, "total": time.perf_counter() - timer.t0}
         return res
@@ -251,66 +290,76 @@ class SPSPipeline:
 
     def __call__(self, source_image: Any, target_pose: Any, *, source_keypoints: Any = None,
                  source_parsing: Any = None, target_size: tuple[int, int] | None = None,
-                 seed: int = 0) -> PipelineResult:
-        """Pose transfer: the person of ``source_image`` in ``target_pose``.
+                 seed: int = 0, placement: str | None = None) -> PipelineResult:
+        """Pose transfer: the person of ``source_image`` in ``target_pose``, pasted back into the photo.
 
         Args:
-            source_image: path, PIL image, encoded bytes or (H, W, 3) uint8 array.
+            source_image: path, PIL image, encoded bytes or (H, W, 3) uint8 array (downscaled to
+                ``settings.max_side`` when larger; every result is then on the downscaled grid).
             target_pose: (18, 2) xy keypoints on the source photo's pixel grid (or on ``target_size``), or
                 another photo whose pose is estimated.
             source_keypoints: optional (18, 2) xy on the source grid (else estimated).
             source_parsing: optional (H, W) label map on the source grid or the model canvas (else parsed).
-            target_size: (H, W) grid of ``target_pose`` keypoints, if not the source's.
+            target_size: (H, W) grid of ``target_pose`` keypoints, if not the source's (the photo is fitted
+                into it, centred, as on the demo's pose grid).
             seed: random seed (same seed -> identical output).
+            placement: ``"frame"`` or ``"person"`` (see PipelineSettings.placement); None = the settings'.
+        Raises:
+            NoPersonError when the photo shows no person; MissingPartsError (a TooFewKeypointsError) when the
+            target pose needs legs that the photo does not show. A missing neck or shoulder is inferred.
         """
-        timer = _Timer()
-        # 1. the photo onto the model canvas
-        with timer("pre"):
-            src = self._place(source_image, "source image")
-        # 2. read it: parsing and keypoints (given or estimated), and check that a person is there
-        self._analyse(src, source_keypoints, source_parsing, "source image", timer)
-        # 3. the target pose on the canvas
-        tgt_kps = self._target_keypoints(target_pose, src, target_size, timer)
-        # 4. SPSModel: G_S -> target parsing -> G_A
-        gen = self._generate(src, tgt_kps, None, seed, timer)
-        # 5. back to the photo's grid
-        return self._result(src, src, tgt_kps, gen, "pose transfer", timer)
+        timer, notes = _Timer(), []
+        placement = _check_placement(placement or self.settings.placement)
+        # 1. the photo read whole: the person found (keypoints and parsing, given or estimated), missing joints inferred
+        seen = self._read(source_image, source_keypoints, source_parsing, "source image", notes, timer)
+        # 2. the target pose on the photo's grid (where it says, or placed on the person)
+        target = self._target_pose(target_pose, seen, target_size, placement, notes, timer)
+        # 3. the frame grown to hold it, the window around person and pose read again at full detail
+        src, tgt_kps = self._window(seen, target, notes, "source image", timer)
+        # 4. SPSModel on the window: G_S -> target parsing -> G_A
+        gen = self._generate(src.photo, tgt_kps, None, seed, timer)
+        # 5. pasted back into the photo, over its own background
+        return self._result(src, src, tgt_kps, gen, "pose transfer", notes, timer)
 
     def transfer_texture(self, person_image: Any, clothes_image: Any, *, person_keypoints: Any = None,
                          person_parsing: Any = None, clothes_keypoints: Any = None, clothes_parsing: Any = None,
                          seed: int = 0) -> PipelineResult:
         """Clothing texture transfer (docs/design.md 1.4): person A (``person_image``) wearing the clothes of
-        person B (``clothes_image``). G_A runs with B as the source and A's parsing and pose as the target;
-        the output has A's photo size."""
-        timer = _Timer()
-        with timer("pre"):
-            src = self._place(clothes_image, "clothes image")
-            person = self._place(person_image, "person image")
-        self._analyse(src, clothes_keypoints, clothes_parsing, "clothes image", timer)
-        self._analyse(person, person_keypoints, person_parsing, "person image", timer)
-        gen = self._generate(src, person.kps, person.parsing, seed, timer)
-        return self._result(src, person, person.kps, gen, "texture transfer", timer)
+        person B (``clothes_image``). G_A runs with B's window as the source and A's parsing and pose as the
+        target; the output is A's photo with A repainted."""
+        timer, notes = _Timer(), []
+        clothes = self._read(clothes_image, clothes_keypoints, clothes_parsing, "clothes image", notes, timer)
+        person = self._read(person_image, person_keypoints, person_parsing, "person image", notes, timer)
+        src, _ = self._window(clothes, loose(clothes.kps), notes, "clothes image", timer)
+        out, tgt_kps = self._window(person, loose(person.kps), notes, "person image", timer)
+        gen = self._generate(src.photo, tgt_kps, out.photo.parsing, seed, timer)
+        return self._result(src, out, tgt_kps, gen, "texture transfer", notes, timer)
 
     def edit(self, source_image: Any, target_parsing: Any, target_pose: Any = None, *,
              source_keypoints: Any = None, source_parsing: Any = None, target_size: tuple[int, int] | None = None,
-             seed: int = 0) -> PipelineResult:
+             seed: int = 0, placement: str | None = None) -> PipelineResult:
         """Controlled manipulation: regenerate the source with an edited parsing map (see sps.edits).
 
         Args:
-            target_parsing: (H, W) label map on the source grid or the model canvas.
+            target_parsing: (H, W) label map on the source grid, on the output grid of a transfer to the same
+                ``target_pose`` (a grown photo), or on the model canvas.
             target_pose: as in __call__; None keeps the source pose.
         """
-        timer = _Timer()
-        with timer("pre"):
-            src = self._place(source_image, "source image")
-        self._analyse(src, source_keypoints, source_parsing, "source image", timer)
-        tgt_kps = src.kps if target_pose is None else self._target_keypoints(target_pose, src, target_size, timer)
-        tidx = labels_on_canvas(target_parsing, src.canvas, "target parsing")
-        gen = self._generate(src, tgt_kps, tidx, seed, timer)
-        return self._result(src, src, tgt_kps, gen, "edit", timer)
+        timer, notes = _Timer(), []
+        placement = _check_placement(placement or self.settings.placement)
+        seen = self._read(source_image, source_keypoints, source_parsing, "source image", notes, timer)
+        target = (loose(seen.kps) if target_pose is None
+                  else self._target_pose(target_pose, seen, target_size, placement, notes, timer))
+        src, tgt_kps = self._window(seen, target, notes, "source image", timer)
+        tidx = P.validate_labels(np.asarray(target_parsing), where="target parsing")
+        if tidx.shape != src.frame.size:
+            tidx = src.frame.place(labels_on_grid(tidx, seen.photo, "target parsing"), 0)
+        gen = self._generate(src.photo, tgt_kps, src.window.labels(tidx), seed, timer)
+        return self._result(src, src, tgt_kps, gen, "edit", notes, timer)
 
     def analyse(self, image: Any, keypoints: Any = None) -> tuple[np.ndarray, np.ndarray]:
-        """Keypoints (18, 2) and parsing (H, W) of a photo, on its own pixel grid (no person checks).
+        """Keypoints (18, 2) and parsing (H, W) of a photo, on its own pixel grid (downscaled to
+        ``settings.max_side`` when larger), read in one pass over the whole photo (no person checks).
 
         With ``keypoints`` (18, 2) on the photo's grid, those are returned and the parsing is cut to the body
         region they draw (``settings.person_margin``); without, both are estimated and the parsing is raw.
@@ -320,10 +369,25 @@ class SPSPipeline:
         if keypoints is None:
             kps = self.estimate_keypoints(photo)
         else:
-            kps = keypoints_on_canvas(keypoints, photo.size, self.canvas, "keypoints")
+            given = photo.grid_keypoints(keypoints_on_grid(keypoints, photo.original, "keypoints"))
+            kps = photo.canvas.keypoints(given)
             if self.settings.person_margin > 0:
                 par = self._near_body(par, kps)
         return photo.canvas.keypoints_back(kps), photo.canvas.labels_back(par)
+
+
+def _skeleton(kps: np.ndarray, size: tuple[int, int], most: int = 768) -> Image.Image:
+    """The pose drawn on a black (H, W) image; large images are drawn at ``most`` px a side and scaled up."""
+    s = min(1.0, most / max(size))
+    small = (max(1, round(size[0] * s)), max(1, round(size[1] * s)))
+    pil = Image.fromarray(K.render_skeleton(K.resize_keypoints(kps, size, small), small))
+    return pil if small == size else pil.resize((size[1], size[0]), Image.BILINEAR)
+
+
+def _check_placement(placement: str) -> str:
+    if placement not in PLACEMENTS:
+        raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
+    return placement
 
 
 def _to_uint8(x: torch.Tensor) -> np.ndarray:

@@ -15,15 +15,23 @@ from .. import pose as K
 class PipelineResult:
     """Output of one pipeline call, with every intermediate, on the input photo's pixel grid.
 
-    image: generated image (PIL, the size of the source photo, or of the person photo for texture transfer).
-    source_keypoints / target_keypoints: (18, 2) xy on that grid (-1 missing; a target joint that falls
-        outside the photo is -1 too).
-    source_parsing / target_parsing: (H, W) int64 label maps (sps.parsing.LABELS).
-    target_pose_image: the target pose drawn with render_skeleton (PIL).
-    warped: the no-learning baseline, source pixels moved by the 10 part transforms (PIL).
-    source_image: the source photo (PIL).
+    image: the output photo (PIL): the source photo (the person photo for texture transfer) with the person
+        re-posed, pasted back over its own background; as large as the photo, or larger when it was grown
+        (``grown``) to hold the target pose.
+    target_keypoints / target_parsing / target_pose_image / warped: on the output's grid.
+    source_image / source_keypoints / source_parsing: the source photo (PIL) and its (18, 2) xy keypoints and
+        (H, W) int64 label map (sps.parsing.LABELS) on its grid (-1 = missing joint).
+    warped: the no-learning baseline, source pixels moved by the 10 part transforms, pasted the same way (PIL).
+    inferred_joints: source joints the pose estimator (or the given keypoints) missed and the pipeline inferred
+        (neck, shoulders; sps.pipeline.poses.infer_upper_body).
+    grown: (top, bottom, left, right) pixels added around the photo to hold the target pose (all 0: none).
+    window: (top, left, height, width) of the person's canvas-shaped window on the output's grid (it may reach
+        outside it): where the networks looked and generated.
+    downscale: output pixels per pixel of the photo as given (< 1 when a large photo was downscaled).
+    notes: what the pipeline did that a user should know (downscaled, joints inferred, photo grown, ...).
     timings: seconds per step ("pre", "parse", "pose", "G_S", "G_A", "post", "total").
-    canvas: the same quantities on the model canvas (torch tensors / numpy arrays), for evaluation.
+    canvas: the window's quantities on the model canvas (torch tensors / numpy arrays), for evaluation, with
+        "window" (sps.pipeline.window.Window) and "frame" (sps.pipeline.window.Frame).
     """
 
     image: Image.Image
@@ -35,6 +43,11 @@ class PipelineResult:
     target_parsing: np.ndarray
     warped: Image.Image
     task: str = "pose transfer"
+    inferred_joints: tuple[str, ...] = ()
+    grown: tuple[int, int, int, int] = (0, 0, 0, 0)
+    window: tuple[int, int, int, int] = (0, 0, 0, 0)
+    downscale: float = 1.0
+    notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     canvas: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -42,10 +55,10 @@ class PipelineResult:
         """Captioned images for display: source, its keypoints and parsing, target pose and parsing,
         the part-warped baseline and the output."""
         src = np.asarray(self.source_image)
-        size = src.shape[:2]
         return [
             ("source", self.source_image),
-            ("source keypoints", Image.fromarray(K.render_skeleton(self.source_keypoints, size, background=src))),
+            ("source keypoints",
+             Image.fromarray(K.render_skeleton(self.source_keypoints, src.shape[:2], background=src))),
             ("source parsing", Image.fromarray(P.colorize(self.source_parsing))),
             ("target pose", self.target_pose_image),
             ("target parsing" + (" (G_S)" if self.task == "pose transfer" else ""),

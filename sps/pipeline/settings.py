@@ -11,6 +11,7 @@ from ..models.sps_model import SPSModelConfig
 
 PIPELINE_FILE = "pipeline.json"
 BACKGROUNDS = ("source", "generated")
+PLACEMENTS = ("frame", "person")
 
 
 @dataclass
@@ -21,12 +22,20 @@ class PipelineSettings:
         heatmap sigma), the same object training uses.
     keypoint_threshold: heatmap peak below which a joint counts as missing.
     min_person_fraction: fewer person pixels than this fraction of the photo (parser) -> NoPersonError.
-    min_joints: fewer visible joints than this (pose estimator) -> NoPersonError.
+    min_joints: fewer visible joints than this (pose estimator, on the photo and on a grey copy of it, the better
+        of the two looks) -> NoPersonError. A missing neck or shoulder is inferred, not refused.
     person_margin: an estimated parsing keeps person labels only within this fraction of the canvas height of
         the body parts drawn from the keypoints (the parser sometimes labels patterned or grey backgrounds as
         clothes); 0 = keep the parser's map as it is.
-    background: ``"source"`` paints the pixels G_S labels background with the source photo's background colour
-        (blended by the background probability); ``"generated"`` keeps G_A's own pixels there.
+    background: ``"source"`` pastes the new person into the photo through G_S's person probability, over the
+        photo's own background (where the person was, filled from around it); ``"generated"`` pastes G_A's whole
+        window (its own background included).
+    placement: where a target pose given as keypoints (or taken from another photo) goes: ``"frame"`` where its
+        coordinates say on the photo's grid (or on ``target_size``, the photo fitted into it); ``"person"`` scaled
+        to the source person and moved onto them (necks together), for poses from presets or other photos.
+    max_side: photos with a longer side are downscaled to it first, as the demo does (results on that grid).
+    fill_holes: background pixels inside the body the keypoints draw (neck, torso) take a person label in the
+        target parsing, so that G_A paints skin or clothes there (sps.pipeline.compose.fill_holes).
     """
 
     model: SPSModelConfig = field(default_factory=SPSModelConfig)
@@ -35,12 +44,19 @@ class PipelineSettings:
     min_joints: int = 4
     person_margin: float = 0.1
     background: str = "source"
+    placement: str = "frame"
+    max_side: int = 2048
+    fill_holes: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):
             self.model = SPSModelConfig(**self.model)
         if self.background not in BACKGROUNDS:
             raise ValueError(f"background must be one of {BACKGROUNDS}, got {self.background!r}")
+        if self.placement not in PLACEMENTS:
+            raise ValueError(f"placement must be one of {PLACEMENTS}, got {self.placement!r}")
+        if not (isinstance(self.max_side, int) and self.max_side >= 64):
+            raise ValueError(f"max_side must be a whole number of pixels >= 64, got {self.max_side!r}")
         if not 0 <= self.person_margin < 1:
             raise ValueError(f"person_margin must be in [0, 1) (a fraction of the canvas height), "
                              f"got {self.person_margin!r}")

@@ -1,0 +1,157 @@
+"""Putting the generated person back into the photo.
+
+- ``fill_holes``: background pixels inside the body that the keypoints draw (the neck, the chest of an open
+  collar: skin the parser leaves unlabelled, since LIP has no neck label) take a person label, so that G_A paints
+  skin or clothes there instead of leaving a background-coloured hole.
+- ``plate``: the photo with the source person removed (their label map plus the body the keypoints draw, dilated)
+  and the strips it was grown by, filled by ``sps.inpaint.push_pull``.
+- ``paste``: the window's generated image over the plate, through the new person's soft mask.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import pose as K
+from ..inpaint import fill_image
+from ..models.sps_model import body_region
+from ..parts import part_masks_torch, segment_distance
+from .poses import FACE_LABEL, HEAD_JOINTS, L_SHOULDER, NECK, R_SHOULDER
+from .window import Window
+
+NECK_RADIUS = 0.22  # x shoulder width: the neck's half-width
+TORSO_SHRINK = 0.15  # the torso core is the shoulder-hip quad shrunk this much towards its centre
+FOOT = 0.45  # a foot's length past the ankle, in shin lengths
+REMOVE_MARGIN = 0.05  # x canvas height: how far from the drawn body the source's person labels are removed
+PASTE_MARGIN = 0.05  # x canvas height: how far from the target body the new person's pixels may reach
+ALPHA_LOW, ALPHA_HIGH = 0.15, 0.85  # person probability -> opacity ramp (crisper than the soft G_S edge)
+
+
+def body_core(kps: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W) bool masks of the neck (a capsule from the neck joint to the face) and of the torso's core (the
+    shoulder-hip quad shrunk by ``TORSO_SHRINK``; hips 1.5 shoulder widths below the shoulders when missing)."""
+    kps = K.validate_keypoints(kps)
+    vis = K.visible(kps)
+    neck = torso = np.zeros(size, bool)
+    if not vis[[NECK, R_SHOULDER, L_SHOULDER]].all():
+        return neck, torso
+    width = max(float(np.linalg.norm(kps[L_SHOULDER] - kps[R_SHOULDER])), 1.0)
+    heads = [j for j in HEAD_JOINTS if vis[j]]
+    face = kps[heads].mean(0) if heads else kps[NECK] - (0, 0.6 * width)
+    neck = segment_distance(size, kps[NECK], face) <= max(NECK_RADIUS * width, 1.0)
+    down = np.array([0.0, 1.5 * width], np.float32)
+    rh = kps[8] if vis[8] else (kps[11] + kps[R_SHOULDER] - kps[L_SHOULDER] if vis[11] else kps[R_SHOULDER] + down)
+    lh = kps[11] if vis[11] else (kps[8] + kps[L_SHOULDER] - kps[R_SHOULDER] if vis[8] else kps[L_SHOULDER] + down)
+    quad = np.stack([kps[R_SHOULDER], kps[L_SHOULDER], lh, rh]).astype(np.float64)
+    quad = quad + TORSO_SHRINK * (quad.mean(0) - quad)
+    yy, xx = np.mgrid[0:size[0], 0:size[1]].astype(np.float64)
+    edge = np.roll(quad, -1, 0) - quad
+    cross = np.stack([e[0] * (yy - q[1]) - e[1] * (xx - q[0]) for q, e in zip(quad, edge)])  # (4, H, W)
+    torso = (cross >= 0).all(0) | (cross <= 0).all(0)
+    return neck, torso
+
+
+def fill_holes(labels: np.ndarray, kps: np.ndarray) -> np.ndarray:
+    """An (H, W) label map with its background pixels inside the body core relabelled: on the neck -> face (skin),
+    in the torso -> the nearest person label (grown in from the hole's rim). A core with no person label around
+    it (an empty map) stays background."""
+    neck, torso = body_core(kps, labels.shape)
+    out = np.asarray(labels, np.int64).copy()
+    hole = (neck | torso) & (out == 0)
+    for _ in range(max(labels.shape)):
+        todo = hole & (out == 0)
+        if not todo.any():
+            break
+        pad = np.pad(out, 1)
+        near = np.zeros_like(out)
+        for nb in (pad[:-2, 1:-1], pad[2:, 1:-1], pad[1:-1, :-2], pad[1:-1, 2:]):  # up, down, left, right
+            near = np.where((near == 0) & (nb > 0), nb, near)
+        step = todo & (near > 0)
+        if not step.any():
+            break
+        out[step] = near[step]
+    out[neck & hole & (out > 0)] = FACE_LABEL
+    return out
+
+
+def fill_probs(probs: torch.Tensor, kps: np.ndarray) -> torch.Tensor:
+    """(1, 10, H, W) target probabilities with ``fill_holes`` applied: at a filled pixel, the background's
+    probability moves to the fill label."""
+    labels = probs.argmax(1)[0].cpu().numpy()
+    filled = fill_holes(labels, kps)
+    moved = torch.from_numpy(filled != labels).to(probs.device)  # (H, W)
+    if not bool(moved.any()):
+        return probs
+    onehot = F.one_hot(torch.from_numpy(filled).to(probs.device), probs.shape[1]).permute(2, 0, 1)[None]
+    gain = (probs[:, :1] * moved).to(probs.dtype)  # (1, 1, H, W) background mass to move
+    out = probs + gain * onehot.to(probs.dtype)
+    out[:, 0] = out[:, 0] - gain[:, 0]
+    return out
+
+
+def opacity(probs: torch.Tensor, kps: np.ndarray) -> torch.Tensor:
+    """(1, 10, H, W) target probabilities -> (1, 1, H, W) opacity of the new person in [0, 1]: the person
+    probability ramped from ``ALPHA_LOW`` to ``ALPHA_HIGH``, within ``PASTE_MARGIN`` x the canvas height of the
+    body the target keypoints draw (G_S's stray blobs farther away stay out of the photo)."""
+    person = ((1 - probs[:, :1] - ALPHA_LOW) / (ALPHA_HIGH - ALPHA_LOW)).clamp(0, 1)
+    near = body_region(torch.from_numpy(np.asarray(kps, np.float32))[None], probs.shape[-2:], PASTE_MARGIN)
+    return person * near[:, None].to(person)
+
+
+def feet(kps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(H, W) bool: a capsule past each ankle along its shin, ``FOOT`` x the shin's length (shoes, which the
+    parser often leaves unlabelled and no part mask covers)."""
+    kps = K.validate_keypoints(kps)
+    vis = K.visible(kps)
+    out = np.zeros(size, bool)
+    for knee, ankle in ((9, 10), (12, 13)):
+        if vis[knee] and vis[ankle]:
+            shin = kps[ankle] - kps[knee]
+            radius = max(0.3 * float(np.linalg.norm(shin)) * FOOT, 1.0)
+            out |= segment_distance(size, kps[ankle], kps[ankle] + FOOT * shin) <= radius
+    return out
+
+
+def person_mask(labels: np.ndarray, kps: np.ndarray, margin: float | None = None, grow: int = 1) -> torch.Tensor:
+    """(H, W) float canvas mask of the source person, to be removed from the photo: the body parts the keypoints
+    draw and their feet, the person labels within ``margin`` x the canvas height of them (a parser fooled by the
+    background labels far more), the body core; dilated by ``grow`` pixels."""
+    k = torch.from_numpy(np.asarray(kps, np.float32))[None]
+    near = body_region(k, labels.shape, REMOVE_MARGIN if margin is None else margin)[0].numpy()
+    neck, torso = body_core(kps, labels.shape)
+    body = part_masks_torch(k, labels.shape)[0].amax(0).numpy() > 0
+    mask = (labels > 0) & near | body | neck | torso | feet(kps, labels.shape)
+    return F.max_pool2d(torch.from_numpy(mask.astype(np.float32))[None, None], 2 * grow + 1, 1, grow)[0, 0]
+
+
+def to_window(window: Window, canvas_map: torch.Tensor) -> torch.Tensor:
+    """(C, H, W) model-canvas map -> (C, h, w) on the window's own pixels (bilinear)."""
+    t, l, h, w = window.canvas.content
+    crop = canvas_map[:, t:t + h, l:l + w].float()
+    return F.interpolate(crop[None], size=(window.height, window.width), mode="bilinear", align_corners=False)[0]
+
+
+def plate(frame_image: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 frame image and (H, W) bool known pixels -> the unknown ones filled (push-pull)."""
+    return fill_image(frame_image, known)
+
+
+def paste(background: np.ndarray, window: Window, canvas_image: torch.Tensor, alpha: torch.Tensor) -> np.ndarray:
+    """A (3, H, W) model-canvas image in [-1, 1] composited over an (H0, W0, 3) uint8 frame image through a
+    (1, H, W) canvas opacity, one channel at a time and only over the box where the opacity is not 0; pixels
+    outside it are kept exactly."""
+    out = background.copy()
+    (fr, fc), (wr, wc) = window.overlap(out.shape[:2])
+    a = to_window(window, alpha.detach().cpu().float()).clamp_(0, 1)[0, wr, wc]  # (h', w') over the frame
+    rows, cols = np.flatnonzero(a.amax(1).numpy() > 0), np.flatnonzero(a.amax(0).numpy() > 0)
+    if rows.size == 0:
+        return out
+    r, c = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+    a = a[r, c]
+    box = out[fr, fc][r, c]  # a view into out
+    for ch in range(3):
+        image = to_window(window, canvas_image[ch:ch + 1].detach().cpu().float())[0, wr, wc][r, c].add(1).mul_(127.5)
+        under = torch.from_numpy(box[..., ch]).float()
+        box[..., ch] = under.add_(a * image.sub_(under)).round_().clamp_(0, 255).to(torch.uint8).numpy()
+    return out

@@ -1,0 +1,203 @@
+"""The pipeline's geometry and filling, piece by piece: push-pull fill, inferred joints, target placement, the
+output frame and the person's window, holes inside the body."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sps import pose as K
+from sps.errors import TooFewKeypointsError
+from sps.inpaint import fill_image, push_pull
+from sps.pipeline import poses as PO
+from sps.pipeline.compose import body_core, fill_holes, fill_probs
+from sps.pipeline.window import Frame, Window
+
+from fixtures_pipeline import person_parsing, person_pose
+
+
+# ------------------------------------------------------------------------------------------------
+# push-pull fill
+# ------------------------------------------------------------------------------------------------
+
+def test_push_pull_keeps_known_pixels_and_fills_the_rest_smoothly():
+    rng = np.random.default_rng(0)
+    img = torch.from_numpy(rng.uniform(0, 255, (3, 40, 60)).astype(np.float32))
+    known = torch.ones(40, 60)
+    known[10:30, 20:45] = 0
+    out = push_pull(img, known)
+    torch.testing.assert_close(out[:, known.bool()], img[:, known.bool()])
+    assert out.min() >= 0 and out.max() <= 255  # a blend of known colours
+    # a constant surround fills a constant hole; a left-dark / right-bright surround fills a ramp
+    const = push_pull(torch.full((3, 40, 60), 77.0), known)
+    torch.testing.assert_close(const, torch.full_like(const, 77.0))
+    ramp = torch.zeros(1, 40, 60)
+    ramp[..., 30:] = 200
+    row = push_pull(ramp, known)[0, 20, 20:45]
+    assert row[0] < 100 < row[-1] and (row[1:] - row[:-1] >= -1e-3).all()
+    # nothing known: returned as is; odd sizes and a 1-pixel image work
+    torch.testing.assert_close(push_pull(img, torch.zeros(40, 60)), img)
+    assert push_pull(torch.ones(3, 1, 1), torch.ones(1, 1)).shape == (3, 1, 1)
+    assert push_pull(img[:, :37, :51], known[:37, :51]).shape == (3, 37, 51)
+
+
+def test_fill_image_matches_push_pull_on_photos():
+    """The lean uint8 version: known pixels exact, the fill within a few grey levels of the float pyramid."""
+    rng = np.random.default_rng(1)
+    img = rng.integers(0, 256, (301, 203, 3), dtype=np.uint8)
+    known = np.ones((301, 203), bool)
+    known[50:250, 40:160] = False
+    known[:20] = False  # a strip along the edge, as a grown photo has
+    out = fill_image(img, known)
+    assert out.dtype == np.uint8 and out.shape == img.shape
+    np.testing.assert_array_equal(out[known], img[known])
+    ref = push_pull(torch.from_numpy(img).permute(2, 0, 1).float(), torch.from_numpy(known))
+    ref = ref.round().clamp(0, 255).permute(1, 2, 0).numpy()
+    assert np.abs(out.astype(float) - ref).max() <= 4
+    np.testing.assert_array_equal(fill_image(np.full_like(img, 90), known), np.full_like(img, 90))
+
+
+# ------------------------------------------------------------------------------------------------
+# Inferred joints and placement
+# ------------------------------------------------------------------------------------------------
+
+def _missing(kps: np.ndarray, *joints: int) -> np.ndarray:
+    out = kps.copy()
+    out[list(joints)] = -1
+    return out
+
+
+def test_infer_upper_body_rules():
+    kps = person_pose(256, 192)
+    out, inferred = PO.infer_upper_body(_missing(kps, 1))  # neck: the shoulders' midpoint
+    assert inferred == (1,)
+    np.testing.assert_allclose(out[1], (kps[2] + kps[5]) / 2)
+    out, inferred = PO.infer_upper_body(_missing(kps, 5))  # a lone shoulder mirrored through the neck
+    assert inferred == (5,)
+    np.testing.assert_allclose(out[5], 2 * kps[1] - kps[2])
+    out, inferred = PO.infer_upper_body(kps)
+    assert inferred == () and np.array_equal(out, kps)
+
+
+@pytest.mark.parametrize("missing", [(1, 2), (1, 2, 5), (2, 5)])
+def test_infer_upper_body_from_the_head_and_body(missing):
+    """Neck and shoulders from the template fitted to the other joints: near the truth (within 15% of the
+    shoulder width) for a frontal pose, on the right sides for a pose seen from the back."""
+    kps = person_pose(256, 192)
+    width = np.linalg.norm(kps[5] - kps[2])
+    out, inferred = PO.infer_upper_body(_missing(kps, *missing))
+    assert inferred == missing
+    assert np.abs(out[list(missing)] - kps[list(missing)]).max() < 0.15 * width
+    back = K.flip_keypoints(kps, 192)[list(K.FLIP_PERMUTATION)]  # same picture, left and right joints swapped
+    out, _ = PO.infer_upper_body(_missing(back, *missing))
+    assert out[2, 0] > out[5, 0]  # seen from the back: the right shoulder on the image's right
+
+
+def test_infer_upper_body_needs_an_upper_body():
+    kps = person_pose(256, 192)
+    legs = np.full_like(kps, -1)
+    legs[8:14] = kps[8:14]
+    out, inferred = PO.infer_upper_body(legs)
+    assert inferred == () and not K.visible(out)[[1, 2, 5]].any()
+    nose_only = _missing(kps, *[j for j in range(18) if j != 0])
+    assert PO.infer_upper_body(nose_only)[1] == ()
+    # one joint plus the face label's centroid is enough
+    neck_only = _missing(kps, *[j for j in range(18) if j != 1])
+    out, inferred = PO.infer_upper_body(neck_only, face_centre=(kps[0] + kps[14] + kps[15]) / 3)
+    assert inferred == (2, 5) and out[2, 0] < kps[1, 0] < out[5, 0]
+
+
+def test_place_on_person_and_pose_box():
+    src = person_pose(100, 80) + (200, 50)
+    tgt = person_pose(256, 192)
+    placed = PO.place_on_person(tgt, src)
+    np.testing.assert_allclose(placed[1], src[1], atol=1e-4)
+    np.testing.assert_allclose(np.linalg.norm(placed[10] - placed[1]), np.linalg.norm(src[10] - src[1]), rtol=0.02)
+    up = tgt.copy()
+    up[:, 1] -= 60  # half the pose above the grid: loose poses keep negative coordinates
+    x0, y0, x1, y1 = PO.pose_box(PO.loose(tgt) - (0, 60))
+    assert y0 < up[14:, 1].min() < 0 and x0 < tgt[:, 0].min() and x1 > tgt[:, 0].max() and y1 > up[:, 1].max()
+    with pytest.raises(TooFewKeypointsError):
+        PO.pose_box(np.full((18, 2), np.nan))
+
+
+def test_missing_parts_and_room():
+    target = PO.loose(person_pose(256, 192))
+    observed = np.zeros(18, bool)
+    observed[[0, 1, 2, 5]] = True
+    assert PO.missing_parts(target, observed, room=1.2) == ("right_knee", "right_ankle", "left_knee", "left_ankle")
+    assert PO.missing_parts(target, observed, room=3.0) == ()  # the photo reaches the thighs
+    observed[8] = True
+    assert PO.missing_parts(target, observed, room=1.2) == ()  # a hip is seen
+    waist_up = target.copy()
+    waist_up[list(PO.LEG_JOINTS)] = np.nan
+    assert PO.missing_parts(waist_up, observed & False, room=0.5) == ()
+
+
+# ------------------------------------------------------------------------------------------------
+# Frame and window
+# ------------------------------------------------------------------------------------------------
+
+def test_frame_grows_only_where_joints_leave_the_photo():
+    pose = PO.loose(person_pose(100, 80))
+    assert Frame.holding((100, 80), pose) == Frame((100, 80))
+    low = pose + (0, 30)  # the feet 20 px below the photo
+    frame = Frame.holding((100, 80), low)
+    top, bottom, left, right = frame.pad
+    assert top == left == right == 0 and bottom >= low[:, 1].max() - 99
+    assert frame.size == (100 + bottom, 80) and frame.grown
+    high = pose - (0, 40)  # the head above the photo: the frame grows at the top, every joint visible on it
+    frame_up = Frame.holding((100, 80), high)
+    assert frame_up.pad[0] >= 40 - pose[:, 1].min() and frame_up.pad[1:] == (0, 0, 0)
+    kps = frame_up.keypoints(high)
+    assert K.visible(kps).all()
+    np.testing.assert_allclose(kps, high + (0, frame_up.pad[0]), atol=1e-4)
+    arr = np.arange(100 * 80).reshape(100, 80)
+    placed = frame.place(arr, -1)
+    assert placed.shape == frame.size and (placed[:100] == arr).all() and (placed[100:] == -1).all()
+    np.testing.assert_allclose(frame.photo_keypoints(PO.strict(pose))[1], PO.strict(pose)[1])
+
+
+def test_window_has_the_canvas_shape_and_round_trips():
+    win = Window.around(np.array([10.0, -20.0, 70.0, 150.0]), (128, 96))
+    assert abs(win.height / win.width - 128 / 96) < 0.02
+    assert win.top <= -20 and win.top + win.height >= 150 and win.left <= 10 and win.left + win.width >= 70
+    frame = np.arange(120 * 90 * 3, dtype=np.int64).reshape(120, 90, 3) % 251
+    crop = win.crop(frame, -1)
+    assert crop.shape == (win.height, win.width, 3) and (crop[0] == -1).all()  # above the frame: fill
+    (fr, fc), (wr, wc) = win.overlap(frame.shape[:2])
+    np.testing.assert_array_equal(crop[wr, wc], frame[fr, fc])
+    kps = person_pose(120, 90)
+    back = win.keypoints_back(win.keypoints(kps))
+    np.testing.assert_allclose(back, kps, atol=1e-3)
+    canvas_labels = win.labels(person_parsing(120, 90, kps))
+    assert canvas_labels.shape == (128, 96)
+    assert win.labels_back(canvas_labels, (120, 90)).shape == (120, 90)
+
+
+# ------------------------------------------------------------------------------------------------
+# Holes inside the body
+# ------------------------------------------------------------------------------------------------
+
+def test_holes_inside_the_body_are_filled():
+    """The parser's unlabelled neck (LIP has no neck label) becomes face (skin); a hole in the torso takes the
+    label around it; the background outside the body and an empty map stay background."""
+    h, w = 128, 96
+    kps = person_pose(h, w)
+    labels = person_parsing(h, w, kps)
+    neck, torso = body_core(kps, (h, w))
+    assert neck[int(kps[1, 1]) - 2, int(kps[1, 0])] and torso[int(kps[8, 1]) - 10, w // 2]
+    holed = labels.copy()
+    holed[neck] = 0
+    holed[55:65, 40:56] = 0  # a hole in the chest
+    out = fill_holes(holed, kps)
+    assert (out[neck & (labels > 0)] == 1).all()
+    chest = np.zeros((h, w), bool)
+    chest[55:65, 40:56] = True
+    assert (out[chest & torso] == 3).all() and (chest & torso).sum() > 0.8 * chest.sum()
+    assert (out[~(neck | torso)] == holed[~(neck | torso)]).all()
+    assert (fill_holes(np.zeros((h, w), np.int64), kps) == 0).all()
+    probs = torch.nn.functional.one_hot(torch.from_numpy(holed), 10).permute(2, 0, 1)[None].float()
+    filled = fill_probs(probs, kps)
+    np.testing.assert_array_equal(filled.argmax(1)[0].numpy(), out)
+    torch.testing.assert_close(filled.sum(1), probs.sum(1))  # still a distribution
