@@ -127,6 +127,10 @@ def test_missing_parts_and_room():
     observed[[0, 1, 2, 5]] = True
     assert PO.missing_parts(target, observed, room=1.2) == ("right_knee", "right_ankle", "left_knee", "left_ankle")
     assert PO.missing_parts(target, observed, room=3.0) == ()  # the photo reaches the thighs
+    assert PO.missing_parts(target, observed, room=1.2, lower_body=0.3) == ()  # the parser sees trousers
+    labels = np.zeros((10, 10), np.int64)
+    labels[:5], labels[5:7] = 3, 4
+    assert PO.lower_body_share(labels) == pytest.approx(2 / 7) and PO.lower_body_share(None) == 0.0
     observed[8] = True
     assert PO.missing_parts(target, observed, room=1.2) == ()  # a hip is seen
     waist_up = target.copy()

@@ -194,7 +194,7 @@ class SPSPipeline:
         view = R.view(self, seen, frame, Window.around(box, self.canvas), timer)
         neck_y, size = seen.kps[1, 1], shoulder_widths(seen.kps)
         room = (seen.photo.size[0] - neck_y) / size if size > 0 else 0.0
-        missing = missing_parts(loose(tgt), view.observed, room)
+        missing = missing_parts(loose(tgt), view.observed, room, seen.lower_body)
         if missing:
             raise MissingPartsError(
                 f"{where}: the photo shows no hips or legs, but the target pose has {', '.join(missing)}: "

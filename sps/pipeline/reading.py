@@ -19,7 +19,7 @@ from .. import pose as K
 from ..canvas import IMAGE_PAD
 from ..errors import NoPersonError, TooFewKeypointsError
 from .inputs import Photo, keypoints_on_grid, labels_on_grid, to_tensor
-from .poses import REQUIRED, face_centre, infer_upper_body, loose, names, pose_box
+from .poses import REQUIRED, face_centre, infer_upper_body, loose, lower_body_share, names, pose_box
 from .window import Frame, Window
 
 if TYPE_CHECKING:
@@ -36,6 +36,8 @@ class Sighting:
     kps: (18, 2) photo-grid keypoints, a missing neck or shoulder inferred.
     observed: (18,) bool, the joints seen (or given), not inferred.
     labels: (H0, W0) labels of the first pass cut to the body, or the given map, or None (given keypoints only).
+    lower_body: the share of pants, skirt and legs among the person pixels of the first pass's whole label map
+        (before the cut to the body a misplaced joint would draw; ``poses.lower_body_share``).
     """
 
     photo: Photo
@@ -44,6 +46,7 @@ class Sighting:
     labels: np.ndarray | None
     given_kps: bool
     given_parsing: bool
+    lower_body: float = 0.0
 
 
 @dataclass
@@ -110,6 +113,7 @@ def find(pipe: SPSPipeline, photo: Photo, keypoints: Any, parsing: Any, where: s
     """First pass: the person on the whole photo, or on the tile of a wide photo where more of them is seen
     (given keypoints and parsing are trusted as they are)."""
     given = labels_on_grid(parsing, photo, f"{where} parsing") if parsing is not None else None
+    lower = lower_body_share(given)
     if keypoints is not None:
         grid = photo.original or photo.size
         kps, labels = photo.grid_keypoints(keypoints_on_grid(keypoints, grid, f"{where} keypoints")), given
@@ -118,6 +122,7 @@ def find(pipe: SPSPipeline, photo: Photo, keypoints: Any, parsing: Any, where: s
         with timer("parse"):
             cl = pipe.parse(p) if given is None else (p.canvas.labels(given) if win is None else win.labels(given))
         _check_person(pipe, p, cl, ck, where, given is None)
+        lower = lower_body_share(cl) if given is None else lower
         if given is None and pipe.settings.person_margin > 0:
             cl = pipe._near_body(cl, ck)
         if win is None:
@@ -135,7 +140,7 @@ def find(pipe: SPSPipeline, photo: Photo, keypoints: Any, parsing: Any, where: s
         if keypoints is not None:
             raise TooFewKeypointsError(f"{where} keypoints: {what}")
         raise NoPersonError(f"{where}: no person found: no upper body: {what}")
-    return Sighting(photo, kps, observed, labels, keypoints is not None, given is not None)
+    return Sighting(photo, kps, observed, labels, keypoints is not None, given is not None, lower)
 
 
 def _check_person(pipe: SPSPipeline, photo: Photo, labels: np.ndarray, kps: np.ndarray, where: str,
