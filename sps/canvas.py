@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from PIL import Image
 
 from . import pose as K
@@ -141,3 +142,13 @@ class Canvas:
     def clear_padding(self, canvas_labels: np.ndarray, fill: int = LABEL_PAD) -> np.ndarray:
         """A copy of an (H, W) canvas label map with the padding set to ``fill`` (background)."""
         return self.pad(self.crop(canvas_labels), fill)
+
+
+def to_tensor(image: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(H, W, 3) uint8 -> (1, 3, H, W) float in [-1, 1] on ``device``: how the networks see a picture."""
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div(127.5).sub(1).to(device)
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """(..., 3, H, W) in [-1, 1] -> (..., H, W, 3) uint8, the inverse of ``to_tensor`` (clamped, rounded)."""
+    return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().movedim(-3, -1).cpu().numpy()

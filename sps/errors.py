@@ -29,5 +29,9 @@ class TooFewKeypointsError(SPSError):
     """A pose has too few visible keypoints for the part transforms."""
 
 
+class MissingPartsError(TooFewKeypointsError):
+    """The target pose needs body parts that the photo does not show (legs asked of a half-body portrait)."""
+
+
 class WeightsError(SPSError):
     """A weights folder or file that is missing, truncated or does not match its config."""

@@ -14,6 +14,9 @@ from sps.errors import DataError
 
 torch.set_num_threads(1)
 
+# the tiny random pipeline fixtures (random_pipeline_dir, random_pipeline), shared by every test module
+pytest_plugins = ("fixtures_pipeline",)
+
 
 @pytest.fixture(scope="session")
 def data_root() -> Path:

@@ -14,7 +14,6 @@ from sps.evaluate import read_peers
 from sps.evaluate.__main__ import main
 from sps.evaluate.run import select_pairs
 
-from fixtures_pipeline import random_pipeline, random_pipeline_dir  # noqa: F401
 
 
 def _rows(path):

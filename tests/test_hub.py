@@ -13,7 +13,7 @@ from sps import SPSPipeline
 from sps import hub
 from sps.errors import WeightsError
 
-from fixtures_pipeline import person_pose, random_pipeline_dir  # noqa: F401
+from fixtures_pipeline import person_pose
 
 torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parent.parent

@@ -17,8 +17,7 @@ from sps.canvas import Canvas
 from sps.pipeline import PipelineResult
 from sps.pipeline.compose import fill_holes
 
-from fixtures_pipeline import (build_random_pipeline, move_arm, person_parsing, person_pose,  # noqa: F401
-                                random_pipeline, random_pipeline_dir)
+from fixtures_pipeline import move_arm, person_parsing, person_pose
 
 torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parent.parent

@@ -17,9 +17,9 @@ from sps import SPSPipeline
 from sps import pose as K
 from sps.errors import NoPersonError, TooFewKeypointsError
 from sps.parts import part_masks
-from sps.pipeline.poses import MissingPartsError
+from sps.errors import MissingPartsError
 
-from fixtures_pipeline import move_arm, person_parsing, person_pose, random_pipeline, random_pipeline_dir  # noqa: F401
+from fixtures_pipeline import move_arm, person_parsing, person_pose
 
 torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parent.parent
@@ -261,7 +261,7 @@ def _ccp_test_photos(data_root: Path, n: int) -> list[Path]:
 @pytest.mark.shipped_weights
 @pytest.mark.skipif(not (WEIGHTS / "appearance_generator" / "model.safetensors").is_file(), reason="no shipped weights")
 def test_shipped_weights_on_street_photos(data_root):
-    from sps.app.presets import load_presets
+    from sps.presets import load_presets
     from sps.data import load_image
 
     pipe = SPSPipeline.from_pretrained(WEIGHTS)

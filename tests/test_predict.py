@@ -7,7 +7,6 @@ from PIL import Image
 from sps import predict
 from sps.parsing import NUM_LABELS
 
-from fixtures_pipeline import random_pipeline_dir  # noqa: F401
 
 
 def test_predict_folder_writes_label_maps_and_resumes(make_person_folder, random_pipeline_dir, tmp_path):  # noqa: F811

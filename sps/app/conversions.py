@@ -19,8 +19,8 @@ from .. import parsing as P
 from .. import pose as K
 from ..canvas import Canvas
 from ..errors import ImageReadError, NoPersonError, SPSError
+from ..presets import POSE_GRID
 
-POSE_GRID: tuple[int, int] = (256, 192)  # (H, W) of the target-pose table and the preset files
 VIEW_SCALE = 2  # the pose editor canvas is drawn at 2x the pose grid
 MAX_SIDE = 2048  # larger photos are downscaled (with a note) before anything else
 EDITOR_H = 384  # the parsing editor canvas height (the map is scaled to it by nearest neighbour)

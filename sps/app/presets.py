@@ -1,58 +1,23 @@
-"""The shipped target-pose presets (``sps/assets/poses/*.json``) and the example photos: the shipped ones
+"""The demo's view of the pose presets (``sps.presets``) and its example photos: the shipped ones
 (``sps/assets/examples``) and a few of the data folder when it is present.
 
 Both are read on first use and cached, never at import.
 """
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
-
 from .. import pose as K
-from ..errors import DataError
+from ..presets import ASSETS, POSES_DIR, Preset, load_presets, presets  # noqa: F401 (re-exported)
 from .conversions import AppInputError
 
 log = logging.getLogger(__name__)
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets"  # package data
-POSES_DIR = ASSETS / "poses"
 EXAMPLES_DIR = ASSETS / "examples"  # public-domain photos that travel with the package
 EXAMPLE_FOLDERS = ("deepfashion/images", "viton/test/images", "spt-demo/images")  # under the data root
 NUM_DATA_EXAMPLES = 6  # + the shipped ones: one row of 8 thumbnails
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
-
-
-@dataclass(frozen=True)
-class Preset:
-    """A named target pose: ``kps`` (18, 2) xy on the 256 x 192 pose grid."""
-
-    key: str
-    label: str
-    kps: np.ndarray
-
-
-def load_presets(folder: str | Path = POSES_DIR) -> list[Preset]:
-    """The pose presets of a folder (OpenPose JSON on the pose grid, label in ``sps_preset``), sorted by file."""
-    out = []
-    for path in sorted(Path(folder).glob("*.json")):
-        kps = K.read_openpose_json(path)
-        meta = json.loads(path.read_text()).get("sps_preset", {})
-        out.append(Preset(path.stem, meta.get("label", path.stem.replace("_", " ")), kps))
-    return out
-
-
-@lru_cache(maxsize=1)
-def presets() -> tuple[Preset, ...]:
-    """The shipped presets, read once."""
-    found = tuple(load_presets())
-    if not found:
-        raise DataError(f"no pose presets in {POSES_DIR} (the package data is missing)")
-    return found
 
 
 def preset(label: str) -> Preset:

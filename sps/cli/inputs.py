@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import pose as K
 from ..errors import DataError, KeypointError, WeightsError
+from ..presets import POSE_GRID, presets
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 WEIGHTS_ENV = "SPS_WEIGHTS"
@@ -77,8 +78,6 @@ def slug(text: str) -> str:
 
 def preset_names() -> dict[str, Any]:
     """The shipped pose presets by slug of their label and of their file name."""
-    from ..app.presets import presets
-
     names: dict[str, Any] = {}
     for p in presets():
         names.setdefault(slug(p.label), p)
@@ -111,10 +110,6 @@ def target_pose(spec: str) -> TargetPose:
         return TargetPose(path.stem, str(path))
     found = preset_names().get(slug(spec))
     if found is None:
-        from ..app.presets import presets
-
         raise DataError(f"--pose {spec!r}: not a file, and not a preset; presets: "
                         f"{', '.join(slug(p.label) for p in presets())}")
-    from ..app.conversions import POSE_GRID
-
     return TargetPose(slug(found.label), np.asarray(found.kps, np.float32), POSE_GRID)

@@ -20,8 +20,17 @@ from .datasets import PersonDataset, Sample, heatmaps_np, keypoints_outside
 from .images import load_image, open_rgb, read_label_png
 from .labels import LABEL_SETS, detect_label_set, to_sps_labels
 from .pairs import read_pairs
-from .paths import (ENV_VAR, IMAGE_DIR, IMAGE_EXTS, KEYPOINTS_FILE, PAIRS_FILE, PARSING_DIR, data_root,
-                    find_person_folders, person_folder)
+from .paths import (
+                    ENV_VAR,
+                    IMAGE_DIR,
+                    IMAGE_EXTS,
+                    KEYPOINTS_FILE,
+                    PAIRS_FILE,
+                    PARSING_DIR,
+                    data_root,
+                    find_person_folders,
+                    person_folder,
+)
 
 PARSING_PAD = LABEL_PAD  # background, the padding of parsing maps
 

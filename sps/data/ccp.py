@@ -200,7 +200,7 @@ def prepare(ccp_root: str | Path, out: str | Path, weights: str | Path) -> Path:
     from tqdm.auto import tqdm
 
     from ..pipeline import SPSPipeline
-    from .images import load_image
+    from .images import load_image, read_label_png
 
     ccp_root, out = Path(ccp_root), Path(out)
     table = group_table(read_label_names(ccp_root))
@@ -215,7 +215,7 @@ def prepare(ccp_root: str | Path, out: str | Path, weights: str | Path) -> Path:
         poses[split][name] = np.round(kps)
         label_png = ccp_root / LABEL_DIR / (Path(name).stem + ".png")
         if label_png.is_file():
-            mapped = map_labels(np.asarray(Image.open(label_png)), poses[split][name], table)
+            mapped = map_labels(np.asarray(read_label_png(label_png)), poses[split][name], table)
             Image.fromarray(mapped.astype(np.uint8)).save(out / split / "parsing" / label_png.name)
     for split, split_poses in poses.items():
         link = out / split / IMAGES

@@ -22,18 +22,13 @@ import numpy as np
 import torch
 
 from .. import metrics as M
-from ..data import ccp, load_image
+from ..data import ccp, load_image, read_label_png
 from ..errors import SPSError
 from ..pipeline import SPSPipeline
+from ..presets import POSE_GRID, load_presets
 from .report import save_grid
 
 log = logging.getLogger(__name__)
-
-
-def _presets() -> list:
-    from ..app.presets import load_presets
-
-    return load_presets()
 
 
 def evaluate_photos(folder: str | Path, weights: str | Path | None = "weights", out: str | Path = "eval_photos",
@@ -46,7 +41,7 @@ def evaluate_photos(folder: str | Path, weights: str | Path | None = "weights", 
     names = names[:limit] if limit else names
     table = ccp.group_table(ccp.read_label_names(folder)) if (folder / ccp.LABELS_FILE).is_file() else None
     pipe = pipeline or SPSPipeline.from_pretrained(weights)
-    presets = _presets()
+    presets = load_presets()
     coarse, person = M.ParsingIoU(4), M.ParsingIoU(2)
     pck: dict[str, list[int]] = {p.label: [0, 0] for p in presets}
     refused: Counter[str] = Counter()
@@ -58,12 +53,12 @@ def evaluate_photos(folder: str | Path, weights: str | Path | None = "weights", 
         label_png = folder / ccp.LABEL_DIR / (Path(name).stem + ".png")
         if table is not None and label_png.is_file():
             _, parsing = pipe.analyse(photo)
-            truth = ccp.coarse(ccp.map_labels(np.asarray(load_label(label_png)), np.full((18, 2), -1.0), table))
+            truth = ccp.coarse(ccp.map_labels(np.asarray(read_label_png(label_png)), np.full((18, 2), -1.0), table))
             coarse.update(ccp.coarse(parsing), truth)
             person.update(parsing > 0, truth > 0)
         preset = presets[i % len(presets)]
         try:
-            res = pipe(photo, preset.kps, target_size=(256, 192))
+            res = pipe(photo, preset.kps, target_size=POSE_GRID)
         except SPSError as exc:
             refused[type(exc).__name__] += 1
             log.info("%s refused: %s", name, exc)
@@ -83,13 +78,6 @@ def evaluate_photos(folder: str | Path, weights: str | Path | None = "weights", 
         summary[f"IoU {name}"] = float(coarse.per_class()[k])
     _write(out, summary, pck, refused, grid, folder, split, weights, time.perf_counter() - t0)
     return summary
-
-
-def load_label(path: Path):
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return im.copy()
 
 
 def _write(out: Path, summary: dict, pck: dict, refused: Counter, grid: list, folder: Path, split: str | None,

@@ -10,6 +10,7 @@ import torch
 
 from .. import metrics as M
 from .. import pose as K
+from ..canvas import to_tensor, to_uint8
 from ..errors import SPSError
 from ..pipeline import COMPONENTS, PIPELINE_FILE, PipelineSettings, SPSPipeline, background_colour, warp_baseline
 from .peers import peer_label, read_peers
@@ -55,12 +56,11 @@ def _part_warp(src: np.ndarray, src_kps: np.ndarray, tgt_kps: np.ndarray, src_pa
                size: tuple[int, int]) -> np.ndarray:
     """The no-learning baseline at the target photo's resolution, with the annotated keypoints."""
     photo = resize(src, size)
-    src_t = torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 127.5 - 1
     s_kps = K.resize_keypoints(src_kps, src.shape[:2], size)
     fill = torch.from_numpy(background_colour(photo, _labels_resize(src_parsing, size)) / 127.5 - 1)
-    warped = warp_baseline(src_t, torch.from_numpy(s_kps)[None], torch.from_numpy(K.validate_keypoints(tgt_kps))[None],
-                           fill[None].float())
-    return ((warped[0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255).byte().numpy()
+    warped = warp_baseline(to_tensor(photo), torch.from_numpy(s_kps)[None],
+                           torch.from_numpy(K.validate_keypoints(tgt_kps))[None], fill[None].float())
+    return to_uint8(warped[0])
 
 
 class _Scorer:

@@ -110,7 +110,9 @@ def body_region(keypoints: torch.Tensor, size: tuple[int, int], margin: float) -
     ``margin`` x canvas height (a square max-pool)."""
     k = 2 * round(margin * size[0]) + 1
     body = part_masks_torch(keypoints.float(), size).amax(1, keepdim=True)  # (B, 1, H, W)
-    return F.max_pool2d(body, k, stride=1, padding=k // 2)[:, 0] > 0
+    # a k x k max-pool, done as a row pool then a column pool (the same result, O(k) instead of O(k^2))
+    body = F.max_pool2d(body, (1, k), stride=1, padding=(0, k // 2))
+    return F.max_pool2d(body, (k, 1), stride=1, padding=(k // 2, 0))[:, 0] > 0
 
 
 class SPSModel(nn.Module):

@@ -11,9 +11,9 @@ own background (``compose``; the area the person leaves filled by ``sps.inpaint`
     res = pipe("person.jpg", target_keypoints)              # or pipe("person.jpg", "other_pose.jpg")
     res.image.save("out.png"); panels = res.as_panels()
 """
+from ..errors import MissingPartsError
 from .baselines import WARP_ORDER, background_colour, warp_baseline
 from .inputs import Photo
-from .poses import MissingPartsError
 from .pipeline import SPSPipeline
 from .result import PipelineResult
 from .settings import PIPELINE_FILE, PipelineSettings

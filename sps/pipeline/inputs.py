@@ -13,7 +13,7 @@ from PIL import Image
 
 from .. import parsing as P
 from .. import pose as K
-from ..canvas import Canvas
+from ..canvas import Canvas, to_tensor
 from ..errors import ImageReadError, KeypointError, ParsingError
 
 MIN_SIDE = 8  # smaller photos are refused
@@ -119,11 +119,6 @@ def place(image: Any, canvas_size: tuple[int, int], device: torch.device, where:
     arr, original = read_image(image, where, max_side)
     canvas = Canvas.fit(arr.shape[:2], canvas_size)
     return Photo(arr, canvas, to_tensor(canvas.image(arr), device), original=original)
-
-
-def to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
-    """(H, W, 3) uint8 -> (1, 3, H, W) float in [-1, 1] on ``device``."""
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div(127.5).sub(1).to(device)
 
 
 def is_keypoint_like(x: Any) -> bool:

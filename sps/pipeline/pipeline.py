@@ -15,14 +15,14 @@ from PIL import Image
 
 from .. import parsing as P
 from .. import pose as K
-from ..errors import KeypointError, NoPersonError
+from ..canvas import to_uint8
+from ..errors import KeypointError, MissingPartsError, NoPersonError
 from ..models.sps_model import SPSModel, SPSOutput, body_region
 from . import reading as R
 from .baselines import background_colour, warp_baseline
 from .compose import fill_probs, opacity, paste, person_mask, plate, to_window
 from .inputs import Photo, check_grid, grid_to_photo, is_keypoint_like, keypoints_on_grid, labels_on_grid, place
-from .poses import (MissingPartsError, infer_upper_body, loose, missing_parts, names, place_on_person, pose_box,
-                    shoulder_widths)
+from .poses import infer_upper_body, loose, missing_parts, names, place_on_person, pose_box, shoulder_widths
 from .result import PipelineResult
 from .settings import PLACEMENTS, PipelineSettings
 from .weights import COMPONENTS, load_networks, resolve_weights
@@ -389,10 +389,6 @@ def _check_placement(placement: str) -> str:
         raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
     return placement
 
-
-def _to_uint8(x: torch.Tensor) -> np.ndarray:
-    """(3, H, W) in [-1, 1] -> (H, W, 3) uint8."""
-    return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
 @contextmanager

@@ -39,10 +39,6 @@ FACE_CENTRE = np.array([0.0, -0.64], np.float32)  # where the face label's centr
 FIT_WEIGHT = np.array([1, 2, 2, .3, .1, 2, .3, .1, 1, .2, .1, 1, .2, .1, 1, 1, 1, 1], np.float32)
 
 
-class MissingPartsError(TooFewKeypointsError):
-    """The target pose needs body parts that the photo does not show (legs asked of a half-body portrait)."""
-
-
 def fit_template(kps: np.ndarray, face_centre: np.ndarray | None = None) -> np.ndarray | None:
     """The template pose scaled and moved onto the visible joints (weighted least squares, front or back view,
     whichever fits better): (18, 2), or None with fewer than two distinct anchors or no upper body among them

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from .. import pose as K
-from ..canvas import IMAGE_PAD
+from ..canvas import IMAGE_PAD, to_tensor
 from ..errors import NoPersonError, TooFewKeypointsError
-from .inputs import Photo, keypoints_on_grid, labels_on_grid, to_tensor
+from .inputs import Photo, keypoints_on_grid, labels_on_grid
 from .poses import REQUIRED, face_centre, infer_upper_body, loose, lower_body_share, names, pose_box
 from .window import Frame, Window
 

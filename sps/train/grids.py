@@ -9,11 +9,7 @@ from PIL import Image, ImageDraw
 
 from .. import parsing as P
 from .. import pose as K
-
-
-def to_uint8(img: torch.Tensor) -> np.ndarray:
-    """(B, 3, H, W) in [-1, 1] -> (B, H, W, 3) uint8."""
-    return ((img.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+from ..canvas import to_uint8  # noqa: F401 (re-exported for the stages)
 
 
 def parsing_rgb(index: torch.Tensor) -> np.ndarray:
