@@ -115,6 +115,27 @@ def merge_lip(lip: np.ndarray, where: str = "LIP parsing map") -> np.ndarray:
     return out
 
 
+def grow_labels(labels: np.ndarray, todo: np.ndarray, min_label: int = 0, max_steps: int | None = None) -> np.ndarray:
+    """Fill the ``todo`` pixels of an (H, W) label map from their surroundings: each takes the label of the
+    nearest pixel (4-connected growth, one pixel a step; neighbours tried up, down, left, right) that is not in
+    ``todo`` and holds a label >= ``min_label``. Pixels never reached keep their label. Returns a copy."""
+    out = np.asarray(labels, np.int64).copy()
+    todo = np.asarray(todo, bool).copy()
+    for _ in range(max_steps if max_steps is not None else sum(out.shape)):
+        if not todo.any():
+            break
+        pad = np.pad(np.where(~todo & (out >= min_label), out, -1), 1, constant_values=-1)
+        near = np.full_like(out, -1)
+        for nb in (pad[:-2, 1:-1], pad[2:, 1:-1], pad[1:-1, :-2], pad[1:-1, 2:]):  # up, down, left, right
+            near = np.where((near < 0) & (nb >= 0), nb, near)
+        step = todo & (near >= 0)
+        if not step.any():
+            break
+        out[step] = near[step]
+        todo &= ~step
+    return out
+
+
 def one_hot(index: torch.Tensor | np.ndarray, num_labels: int = NUM_LABELS) -> torch.Tensor:
     """Label ids (..., H, W) -> one-hot float (..., num_labels, H, W)."""
     t = torch.as_tensor(np.asarray(index) if isinstance(index, np.ndarray) else index).long()

@@ -154,3 +154,15 @@ def test_real_viton_parsing_merges_to_ten_labels(viton_train):
     for name in ("background", "face", "hair", "upper clothes"):
         assert frac[SPS[name]] > 0.8, (name, frac)
     assert frac[SPS["left arm"]] > 0.5 and frac[SPS["right arm"]] > 0.5
+
+
+def test_grow_labels_fills_from_the_nearest_allowed_label():
+    labels = np.array([[3, 3, 0, 0],
+                       [3, 9, 9, 0],
+                       [0, 0, 0, 0]])
+    todo = labels == 9
+    out = P.grow_labels(labels, todo, min_label=1)
+    assert out.tolist() == [[3, 3, 0, 0], [3, 3, 3, 0], [0, 0, 0, 0]]  # grown from the 3s, never from background
+    assert P.grow_labels(labels, todo, min_label=0)[1, 2] == 0  # background allowed: the nearer one wins
+    lone = np.full((3, 3), 5)
+    assert (P.grow_labels(lone, lone == 5) == 5).all()  # nothing to grow from: unchanged

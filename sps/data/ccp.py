@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .. import parsing as P
 from .. import pose as K
 from ..errors import DataError
 from ..parts import segment_distance
@@ -126,21 +127,6 @@ def _side_by_position(shape: tuple[int, int], kps: np.ndarray, right: int, left:
     return np.where(np.arange(shape[1])[None, :] < cx, right, left).repeat(shape[0], 0)
 
 
-def _fill_covered(labels: np.ndarray, max_steps: int = 64) -> np.ndarray:
-    """Pixels marked COVERED take the label of the nearest resolved neighbour (4-connected growth)."""
-    out = labels.copy()
-    for _ in range(max_steps):
-        todo = out == COVERED
-        if not todo.any():
-            break
-        for shifted in (np.roll(out, 1, 0), np.roll(out, -1, 0), np.roll(out, 1, 1), np.roll(out, -1, 1)):
-            take = todo & (shifted >= 0)
-            out[take] = shifted[take]
-            todo &= ~take
-    out[out == COVERED] = BACKGROUND
-    return out
-
-
 def map_labels(ccp: np.ndarray, kps: np.ndarray, table: np.ndarray) -> np.ndarray:
     """CCP label ids (H, W) + keypoints (18, 2) on the same grid -> sps labels (H, W) int64 (0..9)."""
     ccp = np.asarray(ccp, np.int64)
@@ -160,7 +146,9 @@ def map_labels(ccp: np.ndarray, kps: np.ndarray, table: np.ndarray) -> np.ndarra
     if (out == SKIN).any():
         skin = _nearest_bone_label(shape, kps, {FACE: HEAD_BONES, **ARM_BONES, **LEG_BONES})
         out = np.where(out == SKIN, FACE if skin is None else skin, out)
-    return _fill_covered(out)
+    out = P.grow_labels(out, out == COVERED, min_label=0, max_steps=64)  # covered items: the region around
+    out[out == COVERED] = BACKGROUND
+    return out
 
 
 def is_ccp_folder(folder: str | Path) -> bool:

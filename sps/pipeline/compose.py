@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import parsing as P
 from .. import pose as K
 from ..inpaint import fill_image
 from ..models.sps_model import body_region
@@ -57,20 +58,8 @@ def fill_holes(labels: np.ndarray, kps: np.ndarray) -> np.ndarray:
     in the torso -> the nearest person label (grown in from the hole's rim). A core with no person label around
     it (an empty map) stays background."""
     neck, torso = body_core(kps, labels.shape)
-    out = np.asarray(labels, np.int64).copy()
-    hole = (neck | torso) & (out == 0)
-    for _ in range(max(labels.shape)):
-        todo = hole & (out == 0)
-        if not todo.any():
-            break
-        pad = np.pad(out, 1)
-        near = np.zeros_like(out)
-        for nb in (pad[:-2, 1:-1], pad[2:, 1:-1], pad[1:-1, :-2], pad[1:-1, 2:]):  # up, down, left, right
-            near = np.where((near == 0) & (nb > 0), nb, near)
-        step = todo & (near > 0)
-        if not step.any():
-            break
-        out[step] = near[step]
+    hole = (neck | torso) & (np.asarray(labels) == 0)
+    out = P.grow_labels(labels, hole, min_label=1, max_steps=max(labels.shape))
     out[neck & hole & (out > 0)] = FACE_LABEL
     return out
 

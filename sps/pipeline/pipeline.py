@@ -15,7 +15,6 @@ from PIL import Image
 
 from .. import parsing as P
 from .. import pose as K
-from ..canvas import to_uint8
 from ..errors import KeypointError, MissingPartsError, NoPersonError
 from ..models.sps_model import SPSModel, SPSOutput, body_region
 from . import reading as R
