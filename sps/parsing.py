@@ -115,6 +115,15 @@ def merge_lip(lip: np.ndarray, where: str = "LIP parsing map") -> np.ndarray:
     return out
 
 
+def resize_labels(index: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """An (h, w) label map -> (H, W) int64 of ``size`` by nearest neighbour (returned as is when it fits)."""
+    index = np.asarray(index)
+    if index.shape == tuple(size):
+        return index.astype(np.int64, copy=False)
+    small = Image.fromarray(index.astype(np.uint8)).resize((size[1], size[0]), Image.NEAREST)
+    return np.asarray(small).astype(np.int64)
+
+
 def grow_labels(labels: np.ndarray, todo: np.ndarray, min_label: int = 0, max_steps: int | None = None) -> np.ndarray:
     """Fill the ``todo`` pixels of an (H, W) label map from their surroundings: each takes the label of the
     nearest pixel (4-connected growth, one pixel a step; neighbours tried up, down, left, right) that is not in

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from .. import parsing as P
 from .. import pose as K
 from ..canvas import Canvas
+from ..data.images import read_image
 from ..errors import ImageReadError, NoPersonError, SPSError
 from ..presets import POSE_GRID
 
@@ -43,23 +44,14 @@ def read_photo(image: Any, what: str) -> tuple[Image.Image, list[str]]:
     if image is None:
         raise AppInputError(f"Please provide the {what} first (upload a photo or click an example).")
     try:
-        if isinstance(image, Image.Image):
-            im = image
-        elif isinstance(image, np.ndarray):
-            im = Image.fromarray(np.asarray(image, np.uint8))
-        else:
-            im = Image.open(image)
-            im.load()
-        im = ImageOps.exif_transpose(im).convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError, TypeError, Image.DecompressionBombError) as e:
+        arr, (h0, w0) = read_image(image, what, MAX_SIDE)  # sps's one reader: EXIF, 16-bit, transparency, draft
+    except ImageReadError as e:
         name = Path(str(image)).name if isinstance(image, (str, Path)) else "upload"
-        raise ImageReadError(f"Could not read the {what} '{name}' as an image ({type(e).__name__}). "
+        raise ImageReadError(f"Could not read the {what} '{name}' as an image. "
                              "Please upload a JPEG, PNG or WebP photo.") from e
+    im = Image.fromarray(arr)
     notes: list[str] = []
-    if max(im.size) > MAX_SIDE:
-        w0, h0 = im.size
-        s = MAX_SIDE / max(w0, h0)
-        im = im.resize((max(1, round(w0 * s)), max(1, round(h0 * s))), Image.LANCZOS)
+    if (im.height, im.width) != (h0, w0):
         notes.append(f"The {what} was {w0} x {h0} px; it was downscaled to {im.width} x {im.height} "
                      f"(at most {MAX_SIDE} px a side).")
     return im, notes
@@ -209,9 +201,7 @@ def editor_to_index(editor: Any, current: np.ndarray | None = None) -> np.ndarra
     if current is None:
         return labels
     h, w = np.shape(current)
-    if labels.shape != (h, w):
-        labels = np.asarray(Image.fromarray(labels.astype(np.uint8)).resize((w, h), Image.NEAREST)).astype(np.int64)
-    return labels
+    return P.resize_labels(labels, (h, w))
 
 
 def apply_edit(index: np.ndarray, kps: np.ndarray, edit: str) -> np.ndarray:

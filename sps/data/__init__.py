@@ -6,7 +6,8 @@ A *person folder* holds ``images/*.jpg``, ``keypoints.csv`` (``name: [y ...]: [x
 Modules, one job each:
 
 - ``paths``: the data root (``$SPS_DATA``, else ``<repo>/../shared/data``), person folders and their layout;
-- ``images``: ``load_image`` (any photo a user hands in, also used at inference) and label PNG reading;
+- ``images``: ``load_image`` (any photo a user hands in), ``read_image`` (the same, downscaled when large: the
+  pipeline and the demo read photos this one way) and label PNG reading;
 - ``labels``: the parsing label sets (``"lip"`` merged to the paper's 10 labels, ``"sps"``, ``"auto"``);
 - ``datasets``: ``PersonDataset``, items placed on the model canvas with ``sps.canvas.Canvas``;
 - ``pairs``: ``read_pairs`` for ``pairs.csv``;

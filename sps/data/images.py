@@ -6,7 +6,9 @@ the datasets' fast path; ``read_label_png`` opens a parsing map as one label id 
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -14,7 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import DataError, ImageReadError, ParsingError
 
-_DECODE_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError)
+_DECODE_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
 
 def _to_unit(arr: np.ndarray) -> np.ndarray:
@@ -130,3 +132,65 @@ def read_label_png(path: Path) -> Image.Image:
         return Image.fromarray(arr.astype(np.uint8), "L")
     raise ParsingError(f"{path}: parsing PNG must hold one label id per pixel (mode P or L), got mode {im.mode}; "
                        f"colour-coded maps can be converted with sps.parsing.nearest_label")
+
+
+# ----------------------------------------------------------------------------------------------
+# A user's photo, downscaled when large (the pipeline and the demo read photos this one way)
+# ----------------------------------------------------------------------------------------------
+
+MIN_SIDE = 8  # smaller photos are refused
+IMAGE_TYPES = (str, Path, bytes, bytearray, Image.Image, np.ndarray, torch.Tensor)
+
+
+def downscaled_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """(H, W) of a photo once its long side is capped at ``max_side`` (the demo's rounding)."""
+    h, w = size
+    if max(h, w) <= max_side:
+        return h, w
+    s = max_side / max(h, w)
+    return max(1, round(h * s)), max(1, round(w * s))
+
+
+def _open_reduced(image: Any, max_side: int | None) -> tuple[Any, tuple[int, int] | None]:
+    """A file or encoded bytes opened with PIL and, for a JPEG larger than ``max_side``, decoded at a reduced
+    scale (``Image.draft``: a 6000 x 4000 photo never takes its full 72 MB); other inputs pass through.
+    Returns the input to decode and, when opened here, the photo's (H, W) as shown (EXIF rotation applied)."""
+    if max_side is None or not isinstance(image, (str, Path, bytes, bytearray)):
+        return image, None
+    from PIL import UnidentifiedImageError
+
+    try:
+        pil = Image.open(io.BytesIO(image) if isinstance(image, (bytes, bytearray)) else image)
+    except (OSError, UnidentifiedImageError, ValueError):
+        return image, None  # load_image words the error
+    w, h = pil.size
+    if max(w, h) > max_side:
+        s = max_side / max(w, h)
+        pil.draft("RGB", (math.ceil(w * s), math.ceil(h * s)))
+    return pil, ((w, h) if pil.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (h, w))
+
+
+def read_image(image: Any, where: str, max_side: int | None = None) -> tuple[np.ndarray, tuple[int, int]]:
+    """Any supported image input -> (H, W, 3) uint8 and the photo's (H0, W0) as given, or ImageReadError saying what
+    is wrong. A photo longer than ``max_side`` is downscaled (Lanczos) to at most ``max_side`` a side."""
+    if not isinstance(image, IMAGE_TYPES):
+        raise ImageReadError(f"{where}: expected a file path, encoded bytes, a PIL image or an (H, W, 3) array, "
+                             f"got {type(image).__name__}")
+    try:
+        src, original = _open_reduced(image, max_side)
+        try:
+            arr = load_image(src)
+        finally:
+            if src is not image:
+                src.close()
+    except ImageReadError:
+        raise
+    except (OSError, ValueError, TypeError) as exc:  # anything a decoder throws
+        raise ImageReadError(f"{where}: cannot read image ({exc})") from None
+    if arr.shape[0] < MIN_SIDE or arr.shape[1] < MIN_SIDE:
+        raise ImageReadError(f"{where}: image of {arr.shape[0]}x{arr.shape[1]} pixels is too small")
+    original = original or arr.shape[:2]
+    size = downscaled_size(original, max_side) if max_side else original
+    if arr.shape[:2] != size:
+        arr = np.asarray(Image.fromarray(arr).resize((size[1], size[0]), Image.LANCZOS))
+    return arr, original

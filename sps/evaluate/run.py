@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from .. import metrics as M
+from .. import parsing as P
 from .. import pose as K
 from ..canvas import to_tensor, to_uint8
 from ..errors import SPSError
@@ -44,20 +45,12 @@ def load_ablation(folder: str | Path, base: SPSPipeline) -> SPSPipeline:
     return SPSPipeline(**nets, settings=PipelineSettings.load(folder) if has_settings else base.settings)
 
 
-def _labels_resize(index: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    from PIL import Image
-
-    if index.shape == tuple(size):
-        return index
-    return np.asarray(Image.fromarray(index.astype(np.uint8)).resize((size[1], size[0]), Image.NEAREST)).astype(np.int64)
-
-
 def _part_warp(src: np.ndarray, src_kps: np.ndarray, tgt_kps: np.ndarray, src_parsing: np.ndarray,
                size: tuple[int, int]) -> np.ndarray:
     """The no-learning baseline at the target photo's resolution, with the annotated keypoints."""
     photo = resize(src, size)
     s_kps = K.resize_keypoints(src_kps, src.shape[:2], size)
-    fill = torch.from_numpy(background_colour(photo, _labels_resize(src_parsing, size)) / 127.5 - 1)
+    fill = torch.from_numpy(background_colour(photo, P.resize_labels(src_parsing, size)) / 127.5 - 1)
     warped = warp_baseline(to_tensor(photo), torch.from_numpy(s_kps)[None],
                            torch.from_numpy(K.validate_keypoints(tgt_kps))[None], fill[None].float())
     return to_uint8(warped[0])
@@ -139,14 +132,14 @@ def evaluate(pairs_csv: str | Path, weights: str | Path | None = None, out: str 
         gens: dict[str, tuple[np.ndarray | None, np.ndarray | None]] = {
             COPY: (resize(src, size), None),
             WARP: (_part_warp(src, src_kps, tgt_kps, res.source_parsing, size), None),
-            OURS: (resize(res.image, size), _labels_resize(res.target_parsing, size)),
+            OURS: (resize(res.image, size), P.resize_labels(res.target_parsing, size)),
             OURS_GT: (resize(pipe.edit(src, tgt_parsing, tgt_kps, source_keypoints=src_kps,
                                        target_size=size).image, size), None),
         }
         for name, p in extra.items():
             try:
                 r = p(src, tgt_kps, source_keypoints=src_kps, target_size=size)
-                gens[name] = (resize(r.image, size), _labels_resize(r.target_parsing, size))
+                gens[name] = (resize(r.image, size), P.resize_labels(r.target_parsing, size))
             except SPSError as exc:
                 log.warning("%s failed on %s -> %s: %s", name, src_name, tgt_name, exc)
         for method, row_name in peer_rows.items():

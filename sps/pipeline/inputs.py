@@ -1,8 +1,6 @@
 """Turning what a user passes (paths, PIL images, arrays, keypoint lists, label maps) into canvas arrays."""
 from __future__ import annotations
 
-import io
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,9 +12,8 @@ from PIL import Image
 from .. import parsing as P
 from .. import pose as K
 from ..canvas import Canvas, to_tensor
-from ..errors import ImageReadError, KeypointError, ParsingError
-
-MIN_SIDE = 8  # smaller photos are refused
+from ..data.images import read_image
+from ..errors import KeypointError, ParsingError
 
 
 @dataclass
@@ -50,67 +47,7 @@ class Photo:
         """An (H, W) label map of the photo as given -> ``array``'s grid (nearest neighbour)."""
         if self.original in (None, self.size) or index.shape != self.original:
             return index
-        small = Image.fromarray(index.astype(np.uint8)).resize((self.size[1], self.size[0]), Image.NEAREST)
-        return np.asarray(small).astype(np.int64)
-
-
-IMAGE_TYPES = (str, Path, bytes, bytearray, Image.Image, np.ndarray, torch.Tensor)
-
-
-def downscaled_size(size: tuple[int, int], max_side: int) -> tuple[int, int]:
-    """(H, W) of a photo once its long side is capped at ``max_side`` (the demo's rounding)."""
-    h, w = size
-    if max(h, w) <= max_side:
-        return h, w
-    s = max_side / max(h, w)
-    return max(1, round(h * s)), max(1, round(w * s))
-
-
-def _open_reduced(image: Any, max_side: int | None) -> tuple[Any, tuple[int, int] | None]:
-    """A file or encoded bytes opened with PIL and, for a JPEG larger than ``max_side``, decoded at a reduced
-    scale (``Image.draft``: a 6000 x 4000 photo never takes its full 72 MB); other inputs pass through.
-    Returns the input to decode and, when opened here, the photo's (H, W) as shown (EXIF rotation applied)."""
-    if max_side is None or not isinstance(image, (str, Path, bytes, bytearray)):
-        return image, None
-    from PIL import UnidentifiedImageError
-
-    try:
-        pil = Image.open(io.BytesIO(image) if isinstance(image, (bytes, bytearray)) else image)
-    except (OSError, UnidentifiedImageError, ValueError):
-        return image, None  # load_image words the error
-    w, h = pil.size
-    if max(w, h) > max_side:
-        s = max_side / max(w, h)
-        pil.draft("RGB", (math.ceil(w * s), math.ceil(h * s)))
-    return pil, ((w, h) if pil.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (h, w))
-
-
-def read_image(image: Any, where: str, max_side: int | None = None) -> tuple[np.ndarray, tuple[int, int]]:
-    """Any supported image input -> (H, W, 3) uint8 and the photo's (H0, W0) as given, or ImageReadError saying what
-    is wrong. A photo longer than ``max_side`` is downscaled (Lanczos) to at most ``max_side`` a side."""
-    from ..data import load_image
-
-    if not isinstance(image, IMAGE_TYPES):
-        raise ImageReadError(f"{where}: expected a file path, encoded bytes, a PIL image or an (H, W, 3) array, "
-                             f"got {type(image).__name__}")
-    try:
-        src, original = _open_reduced(image, max_side)
-        try:
-            arr = load_image(src)
-        finally:
-            if src is not image:
-                src.close()
-    except ImageReadError:
-        raise
-    except (OSError, ValueError, TypeError) as exc:  # anything a decoder throws
-        raise ImageReadError(f"{where}: cannot read image ({exc})") from None
-    if arr.shape[0] < MIN_SIDE or arr.shape[1] < MIN_SIDE:
-        raise ImageReadError(f"{where}: image of {arr.shape[0]}x{arr.shape[1]} pixels is too small")
-    original = original or arr.shape[:2]
-    size = downscaled_size(original, max_side) if max_side else original
-    if arr.shape[:2] != size:
-        arr = np.asarray(Image.fromarray(arr).resize((size[1], size[0]), Image.LANCZOS))
-    return arr, original
+        return P.resize_labels(index, self.size)
 
 
 def place(image: Any, canvas_size: tuple[int, int], device: torch.device, where: str,
