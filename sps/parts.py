@@ -46,6 +46,9 @@ PART_KEYPOINTS: tuple[tuple[int, ...], ...] = (
     (12, 13, -1, -1, -1, -1),   # left shin
 )
 MIRROR_PART: tuple[int, ...] = (0, 1, 3, 2, 5, 4, 7, 6, 9, 8)
+# Front-to-back drawing order where parts overlap: later parts are drawn over earlier ones (limbs in front of the
+# torso, forearms in front of upper arms).
+DEPTH_ORDER: tuple[int, ...] = (0, 1, 6, 7, 8, 9, 2, 3, 4, 5)
 LIMB_PARTS = tuple(range(2, 10))
 
 # Samples at x, y + 4 in normalised coordinates: entirely outside [-1, 1], so grid_sample gives zeros.

@@ -112,3 +112,18 @@ def test_pick_weights_falls_back_to_random():
     assert bt.pick_weights("appearance", (128, 96), "random") == {
         "semantic_weights": "random", "pose_weights": "random"}
     assert bt.pick_weights("semantic", (128, 96), "auto") == {}
+
+
+# ------------------------------------------------------------------------------------------ pipeline
+
+def test_pipeline_bench_prints_a_row_per_preset_and_photo_size(capsys, tmp_path):
+    from sps.bench import pipeline as bp
+
+    bp.main(["--presets", "tiny", "--sizes", "64x48,160x120", "--repeats", "1", "--warmup", "0", "--threads", "1",
+             "--weights", str(tmp_path)])  # no weights there: random ones of the preset
+    head, rows = _table(capsys.readouterr().out)
+    assert len(rows) == 2 and [r[head.index("photo")] for r in rows] == ["64x48", "160x120"]
+    for r in rows:
+        assert r[head.index("preset")] == "tiny" and r[head.index("weights")] == "random"
+        _positive(r[head.index("total (median)")].strip("*").split()[0])
+        assert 50 < float(r[head.index("peak RSS")].split()[0]) < 4000  # MB, the child's own high-water mark

@@ -33,6 +33,10 @@ def test_evaluate_cli_limit_4(random_pipeline_dir, data_root, tmp_path):
     by = _rows(out / "metrics.csv")
     assert float(by["ours"]["SSIM"]) == pytest.approx(float(by["same"]["SSIM"]))  # same weights, same numbers
     assert 0 < float(by["copy source"]["SSIM"]) < 1 and by["ours"]["pairs"] == "4"
+    # the part-warped source parsing (no learning) is scored like G_S's, and both get a per-label IoU row
+    assert 0 < float(by["part warp (no learning)"]["mIoU"]) < 1 and by["copy source"]["mIoU"] == "nan"
+    per_label = table.split("Per-label IoU")[1]
+    assert "| part warp (no learning) |" in per_label and "| ours |" in per_label and "upper clothes" in per_label
     assert len(list(csv.DictReader((out / "per_pair.csv").open()))) == 4
     grid = Image.open(out / "grid.png")
     assert grid.width > 5 * 176 and grid.height > 256

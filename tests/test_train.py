@@ -61,14 +61,15 @@ def chain(tmp_path_factory, pairs_csv) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("runs")
     out = {}
     for stage, extra in [
-        ("pose", []),
+        ("pose", ["--augment.zoom", "0.5", "--augment.clutter", "0.5", "--augment.grayscale", "0.5"]),
         ("parser", []),
         ("semantic", ["--data.pairs", str(pairs_csv)]),
         ("appearance", ["--weights.semantic", str(root / "semantic/export/semantic_generator"),
                         "--weights.pose", str(root / "pose/export/pose_estimator")]),
         ("e2e", ["--weights.semantic", str(root / "semantic/export/semantic_generator"),
                  "--weights.appearance", str(root / "appearance/export/appearance_generator"),
-                 "--weights.pose", str(root / "pose/export/pose_estimator"), "--steps", "3"]),
+                 "--weights.pose", str(root / "pose/export/pose_estimator"), "--steps", "3",
+                 "--composite", "true"]),  # the plain G_A gets the flow/mask head
     ]:
         summary = train(stage, [*TINY, "--out", str(root / stage), *extra])
         assert summary["exports"], stage
@@ -110,6 +111,10 @@ def test_stage_runs_logs_samples_and_exports(chain, stage):
         saved = load_file(str(folder / "model.safetensors"))
         for k, v in model.state_dict().items():
             assert torch.equal(v, saved[k].to(v.dtype)), k
+    if stage == "e2e":  # trained with --composite from a plain G_A
+        assert M.AppearanceGenerator.from_pretrained(run / "export" / "appearance_generator").config.composite
+        masks = [float(v) for r in rows[1:] for k, v in zip(header, r.split(",")) if k.startswith("mask_")]
+        assert masks and all(0 <= v <= 1 for v in masks)
     metrics = json.loads((run / "metrics.json").read_text())["metrics"]
     if stage == "parser":
         assert "viton/test/mIoU" in metrics and "spt-demo/mIoU" in metrics

@@ -1,11 +1,13 @@
-"""`python -m sps.bench pipeline [--presets cpu,paper] [--repeats N] [--threads 2]`: end-to-end latency per image.
+"""`python -m sps.bench pipeline [--presets cpu,paper] [--sizes 256x176,1024x768] [--repeats N] [--threads 2]`:
+end-to-end latency per image.
 
-Each preset runs in its own subprocess (so peak memory is its own): one DeepFashion photo (256 x 176, from the
-data root; a synthetic photo if the data is absent) goes through the whole chain: parser and pose estimator on
-the photo, G_S, G_A, pre/post-processing (canvas fit, output crop/resize, the part-warped panel). Warm-up calls
-first, then the median over repeats, split by stage. Presets without shipped weights use random weights (same
-cost); the pose estimator always runs, but the annotated keypoints stand in for its output
-(so the chain does not stop at TooFewKeypointsError).
+Each preset and photo size runs in its own subprocess (so peak memory is its own): one DeepFashion photo (256 x 176,
+from the data root, resized to each ``--sizes`` H x W; a synthetic photo if the data is absent) goes through the
+whole chain: parser and pose estimator on the photo, G_S, G_A, pre/post-processing (canvas fit, the composite
+rebuilt at the photo's resolution when G_A composites, paste-back, the part-warped panel). Warm-up calls first,
+then the median over repeats, split by stage. Presets without shipped weights use random weights (same cost); the
+pose estimator always runs, but the annotated keypoints stand in for its output (so the chain does not stop at
+TooFewKeypointsError). Peak memory is the child's high-water mark (VmHWM).
 """
 from __future__ import annotations
 
@@ -24,7 +26,27 @@ TARGET_MS = 150.0
 
 
 def _rss_mb() -> float:
+    """This process's peak resident memory in MB: VmHWM (its own pages, not a forking parent's), else ru_maxrss."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def _resized(img, src_kps, tgt_kps, size: tuple[int, int]):
+    """The photo resized to ``size`` (H, W) and both poses moved with it."""
+    import numpy as np
+    from PIL import Image
+
+    from sps import pose as K
+
+    if tuple(img.shape[:2]) == tuple(size):
+        return img, src_kps, tgt_kps
+    out = np.asarray(Image.fromarray(img).resize((size[1], size[0]), Image.BICUBIC))
+    return (out, K.resize_keypoints(src_kps, img.shape[:2], size), K.resize_keypoints(tgt_kps, img.shape[:2], size))
 
 
 def _inputs():
@@ -51,7 +73,7 @@ def _inputs():
         return img, kps, kps[::1].copy(), "synthetic 256x176"
 
 
-def child(preset: str, repeats: int, warmup: int, threads: int, weights: str) -> dict:
+def child(preset: str, size: tuple[int, int], repeats: int, warmup: int, threads: int, weights: str) -> dict:
     import numpy as np
     import torch
 
@@ -73,6 +95,8 @@ def child(preset: str, repeats: int, warmup: int, threads: int, weights: str) ->
         pipe.settings.min_person_fraction = 0.0
         pipe.settings.min_joints = 0
     img, src_kps, tgt_kps, what = _inputs()
+    img, src_kps, tgt_kps = _resized(img, src_kps, tgt_kps, size)
+    what = f"{what.split(' ')[0]} at {size[0]}x{size[1]}"
     # Run the estimator for its cost, but continue with the annotated joints: random weights find none, and the
     # shipped estimator may miss some on a given photo (the chain would stop at NoPersonError).
     real = pipe.estimate_keypoints
@@ -87,6 +111,7 @@ def child(preset: str, repeats: int, warmup: int, threads: int, weights: str) ->
             times.append({**res.timings, "wall": wall})
     med = {k: float(np.median([t[k] for t in times])) * 1000 for k in (*STAGES, "total", "wall")}
     return {"preset": preset, "weights": "shipped" if shipped else "random", "canvas": list(pipe.canvas),
+            "photo": list(size), "composite": bool(pipe.appearance_generator.config.composite),
             "input": what, "repeats": repeats, "threads": torch.get_num_threads(), "median_ms": med,
             "p90_wall_ms": float(np.percentile([t["wall"] for t in times], 90)) * 1000,
             "rss_after_import_mb": rss0, "peak_rss_mb": _rss_mb()}
@@ -95,6 +120,7 @@ def child(preset: str, repeats: int, warmup: int, threads: int, weights: str) ->
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m sps.bench pipeline", description=__doc__.split("\n\n")[0])
     ap.add_argument("--presets", default="cpu,paper")
+    ap.add_argument("--sizes", default="256x176,1024x768", help="photo sizes H x W, comma-separated")
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
@@ -102,32 +128,39 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--json", default=None, help="also write the raw results to this file")
     args = ap.parse_args(argv)
+    sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
     if args.child:
-        print(json.dumps(child(args.child, args.repeats, args.warmup, args.threads, args.weights)))
+        preset, size = args.child.split(":")
+        print(json.dumps(child(preset, tuple(int(v) for v in size.split("x")), args.repeats, args.warmup,
+                               args.threads, args.weights)))
         return
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
     rows = []
     for preset in args.presets.split(","):
-        out = subprocess.run([sys.executable, "-m", "sps.bench", "pipeline", "--child", preset, "--repeats",
-                              str(args.repeats), "--warmup", str(args.warmup), "--threads", str(args.threads),
-                              "--weights", str(Path(args.weights).resolve())],
-                             capture_output=True, text=True, env=env, cwd=Path(__file__).resolve().parents[2])
-        if out.returncode != 0:
-            print(f"preset {preset} failed:\n{out.stderr[-2000:]}", file=sys.stderr)
-            continue
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        for size in sizes:
+            out = subprocess.run([sys.executable, "-m", "sps.bench", "pipeline", "--child", f"{preset}:{size[0]}x{size[1]}",
+                                  "--repeats", str(args.repeats), "--warmup", str(args.warmup), "--threads",
+                                  str(args.threads), "--weights", str(Path(args.weights).resolve())],
+                                 capture_output=True, text=True, env=env, cwd=Path(__file__).resolve().parents[2])
+            if out.returncode != 0:
+                print(f"preset {preset} at {size} failed:\n{out.stderr[-2000:]}", file=sys.stderr)
+                continue
+            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     import torch
 
     print(f"# pipeline latency per image ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"{args.threads} torch threads, torch {torch.__version__})\n")
     if rows:
-        print(f"input: {rows[0]['input']}; median of {args.repeats} warm calls after {args.warmup} warm-up; "
-              f"target for the shipped preset: <= {TARGET_MS:.0f} ms\n")
-    print("| preset | weights | canvas | pre | parse | pose | G_S | G_A | post | total (median) | p90 | peak RSS |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print(f"input: {rows[0]['input'].split(' at ')[0]}; median of {args.repeats} warm calls after {args.warmup} "
+              f"warm-up; target for the shipped preset on a 256x176 photo: <= {TARGET_MS:.0f} ms\n")
+    print("| preset | weights | G_A | canvas | photo | pre | parse | pose | G_S | G_A | post | total (median) | p90 | "
+          "peak RSS |")
+    print("|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         m = r["median_ms"]
-        print(f"| {r['preset']} | {r['weights']} | {r['canvas'][0]}x{r['canvas'][1]} | "
+        kind = "composite" if r["composite"] else "plain"
+        print(f"| {r['preset']} | {r['weights']} | {kind} | {r['canvas'][0]}x{r['canvas'][1]} | "
+              f"{r['photo'][0]}x{r['photo'][1]} | "
               + " | ".join(f"{m[s]:.1f}" for s in STAGES)
               + f" | **{m['wall']:.1f} ms** | {r['p90_wall_ms']:.1f} | {r['peak_rss_mb']:.0f} MB "
                 f"({r['peak_rss_mb'] - r['rss_after_import_mb']:.0f} above import) |")

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from .. import parsing as P
 from .scores import COLUMNS
 
 FID_NOTE = ("SSIM: Gaussian 11x11 window, sigma 1.5, RGB channels averaged (as skimage's structural_similarity with "
@@ -69,6 +70,19 @@ def markdown_table(summary: dict[str, dict[str, float]]) -> str:
     return "\n".join([head, sep, *rows])
 
 
+def label_iou_table(summary: dict[str, dict[str, float]]) -> str:
+    """Per-label IoU of the target parsing against the parser's map of the real target, for the methods that
+    have a target parsing ('' when none has)."""
+    rows = [(name, vals["IoU per label"]) for name, vals in summary.items() if vals.get("IoU per label") is not None]
+    if not rows:
+        return ""
+    head = "| target parsing of | " + " | ".join(P.LABELS) + " | mIoU |"
+    sep = "|---|" + "---:|" * (len(P.LABELS) + 1)
+    body = [f"| {name} | " + " | ".join(_fmt(float(v), "IoU") for v in ious) + f" | {_fmt(float(np.nanmean(ious)), 'IoU')} |"
+            for name, ious in rows]
+    return "\n".join([head, sep, *body])
+
+
 def write_outputs(out: Path, summary: dict[str, dict[str, float]], per_pair: list[dict[str, object]],
                   grid: list, skipped: list[str], header: str, fid: bool) -> None:
     """results.md (table + notes), metrics.csv, per_pair.csv and grid.png under ``out``."""
@@ -86,6 +100,8 @@ def write_outputs(out: Path, summary: dict[str, dict[str, float]], per_pair: lis
     notes = [header + f" {platform.machine()}, {torch.get_num_threads()} torch threads ({os.cpu_count()} cores).",
              "", markdown_table(summary), "", FID_NOTE + ("" if fid else "; not computed (--no-fid)")
              + ". All at the photo's resolution."]
+    if table := label_iou_table(summary):
+        notes += ["", "Per-label IoU of the target parsing (against the parser's map of the real target):", "", table]
     if skipped:
         notes += ["", "Skipped pairs:", *[f"- {s}" for s in skipped[:20]]]
     (out / "results.md").write_text("\n".join(notes) + "\n")

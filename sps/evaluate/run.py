@@ -13,6 +13,7 @@ from .. import parsing as P
 from .. import pose as K
 from ..canvas import to_tensor, to_uint8
 from ..errors import SPSError
+from ..models import SemanticGenerator
 from ..pipeline import COMPONENTS, PIPELINE_FILE, PipelineSettings, SPSPipeline, background_colour, warp_baseline
 from .peers import peer_label, read_peers
 from .report import resize, write_outputs
@@ -54,6 +55,17 @@ def _part_warp(src: np.ndarray, src_kps: np.ndarray, tgt_kps: np.ndarray, src_pa
     warped = warp_baseline(to_tensor(photo), torch.from_numpy(s_kps)[None],
                            torch.from_numpy(K.validate_keypoints(tgt_kps))[None], fill[None].float())
     return to_uint8(warped[0])
+
+
+def _part_warp_parsing(src_parsing: np.ndarray, src_kps: np.ndarray, tgt_kps: np.ndarray,
+                       size: tuple[int, int]) -> np.ndarray:
+    """The no-learning target parsing: the source's (H0, W0) label map moved part by part onto the target pose
+    (G_S's own prior, ``SemanticGenerator.warp_prior``), at the target's ``size``; background where no part lands."""
+    labels = torch.from_numpy(P.resize_labels(src_parsing, size).astype(np.int64))[None]
+    s_kps = torch.from_numpy(K.resize_keypoints(src_kps, src_parsing.shape[:2], size))[None].float()
+    t_kps = torch.from_numpy(K.validate_keypoints(tgt_kps))[None].float()
+    warped = SemanticGenerator.warp_prior(P.one_hot(labels).float(), s_kps, t_kps)[0]  # (10, H, W)
+    return torch.where(warped.sum(0) > 0.5, warped.argmax(0), torch.zeros_like(labels[0])).numpy()
 
 
 class _Scorer:
@@ -131,7 +143,8 @@ def evaluate(pairs_csv: str | Path, weights: str | Path | None = None, out: str 
         person = tgt_parsing != 0
         gens: dict[str, tuple[np.ndarray | None, np.ndarray | None]] = {
             COPY: (resize(src, size), None),
-            WARP: (_part_warp(src, src_kps, tgt_kps, res.source_parsing, size), None),
+            WARP: (_part_warp(src, src_kps, tgt_kps, res.source_parsing, size),
+                   _part_warp_parsing(res.source_parsing, src_kps, tgt_kps, size)),
             OURS: (resize(res.image, size), P.resize_labels(res.target_parsing, size)),
             OURS_GT: (resize(pipe.edit(src, tgt_parsing, tgt_kps, source_keypoints=src_kps,
                                        target_size=size).image, size), None),

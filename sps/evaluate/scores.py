@@ -49,6 +49,7 @@ class MethodScores:
             "L1": float(np.mean([p.l1 for p in s])),
             "PCKh": right / total if total else math.nan,
             "mIoU": iou.miou() if any(p.parsing is not None for p in s) else math.nan,
+            "IoU per label": iou.per_class() if any(p.parsing is not None for p in s) else None,
             "Δa*": float(da.mean()), "Δb*": float(db.mean()), "colour err": float(np.hypot(da, db).mean()),
             "FID-EffNetLite0": math.nan, "KID-EffNetLite0": math.nan, "pairs": len(s),
         }

@@ -3,7 +3,7 @@
 Every trainable network is an ``nn.Module`` + ``PyTorchModelHubMixin`` (see ``hub.HubModel``) built from a
 config dataclass with presets ``"tiny"``, ``"cpu"`` (default, 128 x 96) and ``"paper"`` (256 x 192).
 """
-from .appearance import AppearanceGenerator, DualEncoderGenerator, LocalEnhancer
+from .appearance import AppearanceGenerator, AppearanceOutput, DualEncoderGenerator, LocalEnhancer
 from .blocks import DeformableSkip, UNet
 from .config import (
                      AppearanceGeneratorConfig,
@@ -22,6 +22,7 @@ from .sps_model import Person, SemanticOutput, SPSModel, SPSModelConfig, SPSOutp
 
 __all__ = [
                      "AppearanceGenerator",
+                     "AppearanceOutput",
                      "AppearanceGeneratorConfig",
                      "DeformableSkip",
                      "DiscriminatorConfig",

@@ -4,17 +4,52 @@ Inputs: appearance stream [source image 3, source parsing without background 9, 
 target stream [target pose 18, target parsing without background 9]. The 10 part transforms
 (target -> source, normalised, so valid at every resolution) and the target part masks are computed once
 per forward on the canvas and reused at every skip level.
+
+With ``config.composite`` (not in the paper) a 3-channel head on the decoder's last features also predicts a
+residual flow (2) and a blend mask (1): the output is the source warped by the part-wise affine warp plus that flow,
+blended with the generated image where the mask says, so what the source shows stays sharp (``sps.models.flow``).
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..parts import part_masks_torch, part_transforms_torch
+from . import flow as W
 from .blocks import ConvBlock, DeformableSkip, ResBlock, scale_keypoints, upsample_to
 from .config import AppearanceGeneratorConfig
 from .hub import HubModel
+
+FLOW_SCALE = 0.1  # the head's flow channels x this = the residual flow in normalised units (small at the start)
+PRIOR_LOGIT = 3.0  # the blend mask's prior: sigmoid(+3) = 0.95 where the warped labels agree, sigmoid(-3) elsewhere
+
+
+@dataclass
+class AppearanceOutput:
+    """What G_A made of one target, on the canvas (all (B, C, H, W) unless said).
+
+    image: the output in [-1, 1] (the composite, or the generated image without ``composite``).
+    generated: the generator's own image in [-1, 1].
+    Composite only (else None): warped (the source sampled through ``grid``), mask (the blend weight in [0, 1],
+    already zero where the grid falls outside the source person), flow (2 channels: the learned residual, in
+    normalised units), grid ((B, H, W, 2) normalised source coordinates), choice ((B, 10, H, W) one-hot part
+    whose transform each pixel follows), theta ((B, 10, 2, 3) the part transforms), visible (B, 1, H, W: the
+    source person's mask sampled through the grid).
+    """
+
+    image: torch.Tensor
+    generated: torch.Tensor
+    warped: torch.Tensor | None = None
+    mask: torch.Tensor | None = None
+    flow: torch.Tensor | None = None
+    grid: torch.Tensor | None = None
+    choice: torch.Tensor | None = None
+    theta: torch.Tensor | None = None
+    visible: torch.Tensor | None = None
+    agree: torch.Tensor | None = None
 
 APP_CHANNELS = 3 + 9 + 18
 TGT_CHANNELS = 18 + 9
@@ -90,11 +125,12 @@ class LocalEnhancer(nn.Module):
         h = self.fuse(self.skip(a1, t1, theta, masks)) + upsample_to(global_feat, a1.shape[-2:])
         h = self.res(h)
         h = self.up(torch.cat([upsample_to(h, s0.shape[-2:]), s0], 1))
-        return self.out(h)
+        return self.out(h), h
 
 
 class AppearanceGenerator(HubModel, pipeline_tag="image-to-image"):
-    """G_A. With ``config.local_enhancer``: global generator at half resolution + local enhancer, faded by alpha."""
+    """G_A. With ``config.local_enhancer``: global generator at half resolution + local enhancer, faded by alpha.
+    With ``config.composite``: flow and blend-mask head, the output composited with the warped source."""
 
     config_class = AppearanceGeneratorConfig
 
@@ -104,6 +140,28 @@ class AppearanceGenerator(HubModel, pipeline_tag="image-to-image"):
         self.globalnet = DualEncoderGenerator(c.enc_widths, c.dec_widths, c.norm, c.dropout, c.dropout_blocks, c.merge)
         self.local = (LocalEnhancer(c.local_widths, self.globalnet.feat_channels, c.local_res_blocks, c.norm, c.merge)
                       if c.local_enhancer else None)
+        self.blend = None
+        if c.composite:
+            feat = c.local_widths[0] if c.local_enhancer else self.globalnet.feat_channels
+            self.blend = nn.Conv2d(feat, 3, 3, 1, 1)  # residual flow (2) + blend-mask logit (1)
+            nn.init.zeros_(self.blend.weight)
+            nn.init.zeros_(self.blend.bias)
+
+    @classmethod
+    def with_composite(cls, net: AppearanceGenerator) -> AppearanceGenerator:
+        """A composite G_A that starts from ``net`` (a plain one): same weights, a fresh flow/mask head (zero: no
+        residual flow, the mask at its prior). A composite ``net`` is returned as is."""
+        return net if net.config.composite else cls.reconfigured(net, composite=True)
+
+    @classmethod
+    def reconfigured(cls, net: AppearanceGenerator, **changes) -> AppearanceGenerator:
+        """A G_A with ``changes`` to ``net``'s config (composite, use_parsing) and ``net``'s weights; parameters
+        only the new config has (the composite head) start fresh."""
+        new = cls(type(net.config).from_dict({**net.config.to_dict(), **changes}))
+        missing, unexpected = new.load_state_dict(net.state_dict(), strict=False)
+        if unexpected or any(not k.startswith("blend.") for k in missing):
+            raise RuntimeError(f"reconfigured {changes}: unexpected {unexpected}, missing {missing}")
+        return new.to(next(net.parameters()).device)
 
     @staticmethod
     def pose_geometry(src_kps: torch.Tensor, tgt_kps: torch.Tensor, size: tuple[int, int],
@@ -117,28 +175,56 @@ class AppearanceGenerator(HubModel, pipeline_tag="image-to-image"):
 
     def forward(self, src_image: torch.Tensor, src_parsing: torch.Tensor, src_pose: torch.Tensor,
                 tgt_parsing: torch.Tensor, tgt_pose: torch.Tensor, src_kps: torch.Tensor, tgt_kps: torch.Tensor,
-                alpha: float = 1.0) -> torch.Tensor:
+                alpha: float = 1.0, details: bool = False) -> torch.Tensor | AppearanceOutput:
         """Images (B,3,H,W) in [-1,1], parsings (B,10,H,W) one-hot/soft, poses (B,18,H,W) heatmaps,
-        keypoints (B,18,2) xy on the (H, W) canvas -> (B,3,H,W) in [-1,1].
+        keypoints (B,18,2) xy on the (H, W) canvas -> (B,3,H,W) in [-1,1], or with ``details`` the
+        ``AppearanceOutput`` (mask, flow and grid of the composite).
 
         ``alpha`` (local enhancer only): 0 = upsampled global output, 1 = local enhancer output.
         """
         size = tuple(src_image.shape[-2:])
-        app = torch.cat([src_image, src_parsing[:, 1:], src_pose], 1)  # (B, 30, H, W)
-        tgt = torch.cat([tgt_pose, tgt_parsing[:, 1:]], 1)  # (B, 27, H, W)
+        keep = 1.0 if self.config.use_parsing else 0.0  # the "no parsing" baseline sees zeros
+        app = torch.cat([src_image, keep * src_parsing[:, 1:], src_pose], 1)  # (B, 30, H, W)
+        tgt = torch.cat([tgt_pose, keep * tgt_parsing[:, 1:]], 1)  # (B, 27, H, W)
         # finest deformable skip: full resolution with the local enhancer, else stride 2
         mask_size = size if self.local is not None else ((size[0] + 1) // 2, (size[1] + 1) // 2)
         theta, masks = self.pose_geometry(src_kps.to(app.device), tgt_kps.to(app.device), size, mask_size)
         masks = masks.to(app.dtype)
         if self.local is None:
-            out, _ = self.globalnet(app, tgt, theta, masks)
-            return torch.tanh(out)
-        half = (size[0] // 2, size[1] // 2)
-        g_out, g_feat = self.globalnet(F.interpolate(app, size=half, mode="bilinear", antialias=True, align_corners=False),
-                                       F.interpolate(tgt, size=half, mode="bilinear", antialias=True, align_corners=False),
-                                       theta, masks)
-        g_img = upsample_to(torch.tanh(g_out), size)
-        if alpha <= 0:
-            return g_img
-        l_img = torch.tanh(self.local(app, tgt, theta, masks, g_feat))
-        return alpha * l_img + (1 - alpha) * g_img
+            out, feat = self.globalnet(app, tgt, theta, masks)
+            image = torch.tanh(out)
+        else:
+            half = (size[0] // 2, size[1] // 2)
+            g_out, g_feat = self.globalnet(
+                F.interpolate(app, size=half, mode="bilinear", antialias=True, align_corners=False),
+                F.interpolate(tgt, size=half, mode="bilinear", antialias=True, align_corners=False), theta, masks)
+            image = upsample_to(torch.tanh(g_out), size)
+            feat = upsample_to(g_feat, size)
+            if alpha > 0:
+                l_out, feat = self.local(app, tgt, theta, masks, g_feat)
+                image = alpha * torch.tanh(l_out) + (1 - alpha) * image
+        out = self._composite(image, feat, src_image, src_parsing, tgt_parsing, src_kps, tgt_kps) if self.blend is not None \
+            else AppearanceOutput(image, image)
+        return out if details else out.image
+
+    def _composite(self, generated: torch.Tensor, feat: torch.Tensor, src_image: torch.Tensor,
+                   src_parsing: torch.Tensor, tgt_parsing: torch.Tensor, src_kps: torch.Tensor,
+                   tgt_kps: torch.Tensor) -> AppearanceOutput:
+        """The source warped by the part-wise affine warp + the head's residual flow, blended with ``generated``.
+
+        The mask's prior is the agreement of the warped source parsing with the target parsing (copy where the
+        warp lands a source face on a target face, generate where it lands a face on target hair); the head's
+        mask channel is a residual logit on that prior."""
+        size = tuple(generated.shape[-2:])
+        theta, valid = part_transforms_torch(src_kps.float(), tgt_kps.float(), size)  # (B, 10, 2, 3), (B, 10)
+        choice = W.part_selection(part_masks_torch(tgt_kps.float(), size), valid)  # (B, 10, H, W)
+        head = self.blend(feat)  # (B, 3, H, W)
+        flow = FLOW_SCALE * head[:, :2]
+        grid = W.selected_grid(theta, choice) + flow.permute(0, 2, 3, 1)  # (B, H, W, 2)
+        both = W.sample(torch.cat([src_image, src_parsing.to(src_image.dtype)], 1), grid)  # (B, 3 + 10, H, W)
+        warped, warped_labels = both[:, :3], both[:, 4:]  # the source's person labels, moved
+        visible = warped_labels.sum(1, keepdim=True).clamp(0, 1)  # (B, 1, H, W)
+        agree = (warped_labels * tgt_parsing[:, 1:].to(warped_labels.dtype)).sum(1, keepdim=True).clamp(0, 1)
+        mask = torch.sigmoid(head[:, 2:] + PRIOR_LOGIT * (2 * agree - 1)) * visible
+        return AppearanceOutput(W.composite(generated, warped, mask), generated, warped, mask, flow, grid, choice,
+                                theta, visible, agree)

@@ -145,6 +145,8 @@ class AppearanceGeneratorConfig(ConfigBase):
     local_enhancer: bool = False
     local_widths: tuple[int, int] = (32, 64)
     local_res_blocks: int = 2
+    composite: bool = False  # flow + blend-mask head: the output blends the warped source (sps.models.flow)
+    use_parsing: bool = True  # False: the parsing inputs are zeros (the paper's "no parsing" baseline)
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": dict(canvas=(32, 24), enc_widths=(8, 16, 16), dec_widths=(16, 8, 3)),
         "cpu": dict(canvas=(128, 96)),
@@ -160,6 +162,8 @@ class AppearanceGeneratorConfig(ConfigBase):
                              f"got {self.enc_widths} / {self.dec_widths}")
         if self.merge not in ("max", "sum"):
             raise ValueError(f"merge must be 'max' or 'sum', got {self.merge!r}")
+        if self.composite and not self.use_parsing:
+            raise ValueError("composite needs use_parsing: the blend mask's prior compares parsing maps")
 
 
 @dataclass

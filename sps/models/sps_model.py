@@ -14,7 +14,7 @@ Training stages call the same pieces: ``transform`` (G_S only: the semantic stag
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -23,6 +23,7 @@ from torch import nn
 from .. import parsing as P
 from .. import pose as K
 from ..parts import part_masks_torch
+from .appearance import AppearanceOutput
 
 TARGET_PARSING = ("soft", "hard")
 
@@ -95,6 +96,7 @@ class SPSOutput:
     image: (B, 3, H, W) in [-1, 1].
     target_probs: (B, 10, H, W) target parsing probabilities (G_S's softmax, or the given maps).
     target_logits: (B, 10, H, W) G_S logits, None when the target parsing was given.
+    appearance: G_A's details (the composite's mask, flow and grid; ``image`` is its ``image``).
     """
 
     source: Person
@@ -102,7 +104,7 @@ class SPSOutput:
     image: torch.Tensor
     target_probs: torch.Tensor
     target_logits: torch.Tensor | None = None
-    extras: dict[str, torch.Tensor] = field(default_factory=dict)  # what later heads add
+    appearance: AppearanceOutput | None = None
 
 
 def body_region(keypoints: torch.Tensor, size: tuple[int, int], margin: float) -> torch.Tensor:
@@ -163,10 +165,13 @@ class SPSModel(nn.Module):
         fed = P.one_hot(probs.argmax(1)).to(probs) if c.target_parsing == "hard" else probs
         return SemanticOutput(logits, probs, Person(None, fed, target_keypoints, target_heatmaps))
 
-    def render(self, source: Person, target: Person, alpha: float = 1.0) -> torch.Tensor:
-        """G_A: the source's appearance painted into the target parsing and pose -> (B, 3, H, W)."""
+    def render(self, source: Person, target: Person, alpha: float = 1.0,
+               details: bool = False) -> torch.Tensor | AppearanceOutput:
+        """G_A: the source's appearance painted into the target parsing and pose -> (B, 3, H, W), or with
+        ``details`` its ``AppearanceOutput`` (the composite's mask, flow and grid)."""
         return self.appearance_generator(source.image, source.parsing, source.heatmaps, target.parsing,
-                                         target.heatmaps, source.keypoints, target.keypoints, alpha=alpha)
+                                         target.heatmaps, source.keypoints, target.keypoints, alpha=alpha,
+                                         details=details)
 
     def forward(self, source: Person, target_keypoints: torch.Tensor, target_parsing: torch.Tensor | None = None,
                 alpha: float = 1.0) -> SPSOutput:
@@ -177,8 +182,8 @@ class SPSModel(nn.Module):
         else:
             target = self.person(None, target_parsing, target_keypoints)
             probs, logits = target.parsing, None
-        image = self.render(source, target, alpha)
-        return SPSOutput(source, target, image, probs, logits)
+        app = self.render(source, target, alpha, details=True)
+        return SPSOutput(source, target, app.image, probs, logits, app)
 
 
 def _unwrap(net: nn.Module) -> nn.Module:

@@ -12,13 +12,13 @@ own background (``compose``; the area the person leaves filled by ``sps.inpaint`
     res.image.save("out.png"); panels = res.as_panels()
 """
 from ..errors import MissingPartsError
-from .baselines import WARP_ORDER, background_colour, warp_baseline
+from .baselines import background_colour, warp_baseline
 from .inputs import Photo
 from .pipeline import SPSPipeline
 from .result import PipelineResult
 from .settings import PIPELINE_FILE, PipelineSettings
 from .weights import COMPONENTS, hub_cache_dir, load_networks, resolve_weights
 
-__all__ = ["COMPONENTS", "PIPELINE_FILE", "WARP_ORDER", "MissingPartsError", "Photo", "PipelineResult",
+__all__ = ["COMPONENTS", "PIPELINE_FILE", "MissingPartsError", "Photo", "PipelineResult",
            "PipelineSettings", "SPSPipeline", "background_colour", "hub_cache_dir", "load_networks", "resolve_weights",
            "warp_baseline"]

@@ -4,11 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..parts import part_masks_torch, part_transforms_torch, warp_parts
-
-# Part compositing order for the warped baseline: later parts are drawn over earlier ones
-# (limbs in front of the torso, forearms in front of upper arms).
-WARP_ORDER = (0, 1, 6, 7, 8, 9, 2, 3, 4, 5)
+from ..parts import DEPTH_ORDER, part_masks_torch, part_transforms_torch, warp_parts
 
 
 def background_colour(image: np.ndarray, parsing: np.ndarray | None = None, border: int = 4) -> np.ndarray:
@@ -43,7 +39,7 @@ def warp_baseline(image: torch.Tensor, src_kps: torch.Tensor, tgt_kps: torch.Ten
     x = torch.cat([image, torch.ones_like(image[:, :1])], 1)
     warped = warp_parts(x, theta, masks)  # (B, 10, 4, H, W)
     out = torch.ones_like(image) if fill is None else fill[:, :, None, None].expand_as(image).clone()
-    for j in WARP_ORDER:
+    for j in DEPTH_ORDER:
         cover = (warped[:, j, 3:4] > 0.5)  # (B, 1, H, W)
         out = torch.where(cover, warped[:, j, :3] / warped[:, j, 3:4].clamp(min=1e-6), out)
     return out.clamp(-1, 1)

@@ -126,10 +126,11 @@ def plate(frame_image: np.ndarray, known: np.ndarray) -> np.ndarray:
     return fill_image(frame_image, known)
 
 
-def paste(background: np.ndarray, window: Window, canvas_image: torch.Tensor, alpha: torch.Tensor) -> np.ndarray:
+def paste(background: np.ndarray, window: Window, canvas_image: torch.Tensor, alpha: torch.Tensor,
+          on_window: bool = False) -> np.ndarray:
     """A (3, H, W) model-canvas image in [-1, 1] composited over an (H0, W0, 3) uint8 frame image through a
     (1, H, W) canvas opacity, one channel at a time and only over the box where the opacity is not 0; pixels
-    outside it are kept exactly."""
+    outside it are kept exactly. ``on_window``: the image is already on the window's own pixels (3, h, w)."""
     out = background.copy()
     (fr, fc), (wr, wc) = window.overlap(out.shape[:2])
     a = to_window(window, alpha.detach().cpu().float()).clamp_(0, 1)[0, wr, wc]  # (h', w') over the frame
@@ -140,7 +141,9 @@ def paste(background: np.ndarray, window: Window, canvas_image: torch.Tensor, al
     a = a[r, c]
     box = out[fr, fc][r, c]  # a view into out
     for ch in range(3):
-        image = to_window(window, canvas_image[ch:ch + 1].detach().cpu().float())[0, wr, wc][r, c].add(1).mul_(127.5)
+        layer = (canvas_image[ch].detach().cpu().float() if on_window
+                 else to_window(window, canvas_image[ch:ch + 1].detach().cpu().float())[0])
+        image = layer[wr, wc][r, c].add(1).mul_(127.5)
         under = torch.from_numpy(box[..., ch]).float()
         box[..., ch] = under.add_(a * image.sub_(under)).round_().clamp_(0, 255).to(torch.uint8).numpy()
     return out

@@ -24,6 +24,7 @@ from .inputs import Photo, check_grid, grid_to_photo, is_keypoint_like, keypoint
 from .poses import infer_upper_body, loose, missing_parts, names, place_on_person, pose_box, shoulder_widths
 from .result import PipelineResult
 from .settings import PLACEMENTS, PipelineSettings
+from .sharpen import window_composite
 from .weights import COMPONENTS, load_networks, resolve_weights
 from .window import Frame, Window
 
@@ -240,8 +241,8 @@ class SPSPipeline:
             hard = tgt_parsing is not None or self.settings.model.target_parsing == "hard"
             target = self.model.person(None, P.one_hot(probs.argmax(1)).to(probs) if hard else probs, tkps)
             with timer("G_A"):
-                image = self.model.render(source, target)  # (1, 3, H, W)
-        return SPSOutput(source, target, image, probs, logits)
+                app = self.model.render(source, target, details=True)  # image (1, 3, H, W)
+        return SPSOutput(source, target, app.image, probs, logits, app)
 
     def _result(self, src: R.View, out: R.View, tgt_kps: np.ndarray, gen: SPSOutput, task: str,
                 notes: list[str], timer: _Timer) -> PipelineResult:
@@ -256,6 +257,7 @@ class SPSPipeline:
             known[fr, fc] &= ~gone[wr, wc]
             base = plate(frame.place(out.source.photo.array, 255), known)
             person = opacity(probs, tgt_kps)  # (1, 1, H, W)
+            sharp = window_composite(gen.appearance, src, win)  # (3, h, w) at the window's size, or None
             alpha = person if self.settings.background == "source" else torch.ones_like(person)
             # No-learning baseline: the source's parts moved onto the target pose, pasted the same way.
             src_parsing = src.source_parsing()
@@ -263,7 +265,8 @@ class SPSPipeline:
             warped = warp_baseline(src.photo.image, gen.source.keypoints, gen.target.keypoints, fill.to(self.device))
             tgt_frame = K.crop_keypoints(win.keypoints_back(tgt_kps), 0, 0, frame.size)
             res = PipelineResult(
-                image=Image.fromarray(paste(base, win, gen.image[0], alpha[0])),
+                image=Image.fromarray(paste(base, win, sharp if sharp is not None else gen.image[0], alpha[0],
+                                            on_window=sharp is not None)),
                 source_image=Image.fromarray(src.source.photo.array),
                 source_keypoints=src.source_keypoints(),
                 source_parsing=src_parsing,

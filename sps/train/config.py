@@ -122,6 +122,7 @@ class AppearanceWeights:
     semantic: str = option("weights/semantic_generator", "G_S (frozen)")
     pose: str = option("weights/pose_estimator", "pose estimator for the pose consistency loss (frozen)")
     parser: str = option("", "human parser that predicts parsing for images without it (\"\" = skip those)")
+    appearance: str = option("", "G_A to start from (\"\" = a fresh one of the preset)")
 
 
 @dataclass
@@ -175,11 +176,14 @@ class SupervisedConfig(RunConfig):
 
 @dataclass
 class PoseConfig(SupervisedConfig):
-    """Stage 1: PoseEstimator on every keypoint annotation; heatmap MSE; flip augmentation."""
+    """Stage 1: PoseEstimator on every keypoint annotation (and pseudo labels, e.g. CCP's prepared folders); heatmap
+    MSE; flips and the street-photo augmentations of `augment` (clutter needs a parsing map)."""
 
     data: EvalFolderData = option(EvalFolderData(
         datasets=("viton/train", "deepfashion", "market"), eval_folder=("viton/test", "deepfashion", "market")),
         "keypoint folders; PCK at the end on each eval folder")
+    augment: AugmentConfig = option(AugmentConfig(zoom=0.0, clutter=0.0, colour=0.0, grayscale=0.0),
+                                    "zoom / clutter / colour / grayscale augmentations (all off by default)")
 
 
 @dataclass
@@ -220,8 +224,12 @@ class AppearanceConfig(GeneratorConfig):
     data: FolderData = option(FolderData(), "sources need parsing (ground truth, or weights.parser to predict it)")
     # Pixel L1 between the cycle reconstruction and the source: not in the paper, a direct, still unpaired signal
     # that makes the short CPU runs converge; the `paper` preset sets it to 0.
-    loss: LossWeights = option(LossWeights(cycle_l1=10.0), "loss weights")
+    loss: LossWeights = option(LossWeights(cycle_l1=10.0, colour=10.0, flow_tv=10.0, mask_prior=0.05),
+                               "loss weights")
     weights: AppearanceWeights = option(AppearanceWeights(), "networks")
+    composite: bool = option(False, "G_A blends the flow-warped source with its generated image (a plain G_A "
+                                    "to start from gets a fresh flow/mask head)")
+    use_parsing: bool = option(True, "G_A sees the parsing maps (false: the paper's 'no parsing' baseline)")
     perceptual: str = option("efficientnet_lite0", "perceptual network of the content and style losses")
     fade_steps: int = option(0, "local enhancer (paper preset): alpha ramps (0, 1] over this many steps (0 = 1)")
 
@@ -232,7 +240,8 @@ class E2EConfig(AppearanceConfig):
 
     steps: int = option(1000, "optimiser steps (each = grad_accum micro-batches per process)")
     optim: E2EOptimOptions = option(E2EOptimOptions(lr=1e-4), "optimiser")
-    loss: LossWeights = option(LossWeights(cycle_l1=10.0, parsing_adv=0.1), "loss weights")
+    loss: LossWeights = option(LossWeights(cycle_l1=10.0, parsing_adv=0.1, colour=10.0, flow_tv=10.0,
+                                           mask_prior=0.05), "loss weights")
     weights: E2EWeights = option(E2EWeights(), "networks")
 
     def __post_init__(self) -> None:
@@ -270,7 +279,7 @@ def preset_overrides(stage: str, preset: str) -> dict[str, Any]:
     if preset == "paper":
         over.update(steps=PAPER_STEPS[stage], batch_size=PAPER_BATCH.get(stage, over["batch_size"]))
         if stage in ("appearance", "e2e"):
-            over["loss"] = {"cycle_l1": 0.0}  # the paper's losses only
+            over["loss"] = {"cycle_l1": 0.0, "colour": 0.0}  # the paper's losses (and the composite's own)
     return over
 
 

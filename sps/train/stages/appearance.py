@@ -6,7 +6,11 @@ says), I_t = render(source, target), cycle I_c = render(target with I_t, source)
 Generator terms: LSGAN PatchDiscriminator on [I_t, S_t] + FaceDiscriminator on face crops of I_t, pose
 consistency ||Pose(I_t) - p_t||^2 (frozen estimator), content ||F(I_c) - F(I_s)||^2 and semantic-aware style
 (I_t vs I_s on S_t/S_s, I_c vs I_t on S_s/S_t); and, outside the paper, a pixel L1 |I_c - I_s| (`loss.cycle_l1`,
-0 in the `paper` preset) that lets the short CPU runs converge. Discriminators: one DDP forward each on [real; fake].
+0 in the `paper` preset) that lets the short CPU runs converge, and a per-region colour term (`loss.colour`: the
+mean colour of each label in I_t vs I_s; the feature losses let G_A drift to a magenta cast).
+With `composite` (flow-composited G_A): total variation of the residual flow and a BCE of the blend mask to its
+prior (the warped-label agreement), and the mean mask per label group logged (how much is copied, not painted).
+Discriminators: one DDP forward each on [real; fake].
 """
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from typing import Any
 import torch
 
 from ... import losses as L
-from ...models import Person, SemanticOutput, SPSModel, face_crops
+from ...models import AppearanceGenerator, AppearanceOutput, Person, SemanticOutput, SPSModel, face_crops
 from ..config import AppearanceConfig
 from ..data import all_keypoints, flip_batch, person_folders
 from ..grids import parsing_rgb, skeleton_rgb, to_uint8
@@ -33,8 +37,29 @@ class Generated:
     target: Person  # I_t (G_A's output), S_t (what G_A got from G_S), p_t
     cycle: torch.Tensor  # I_c (B, 3, H, W): I_t rendered back into the source's parsing and pose
     semantic: SemanticOutput  # G_S's answer (logits, probabilities)
+    appearance: AppearanceOutput  # G_A's details for I_t (the composite's mask and flow)
     faces: torch.Tensor | None = None  # face crops of I_t (B, 3, s, s)
     faces_ok: torch.Tensor | None = None  # (B,) bool: a face was found
+
+
+# Target labels whose mean blend mask is logged (how much of each is copied from the source rather than painted).
+MASK_GROUPS = {"head": (1, 2), "clothes": (3, 4, 5), "limbs": (6, 7, 8, 9)}
+
+
+def mask_terms(app: AppearanceOutput, target_parsing: torch.Tensor) -> dict[str, torch.Tensor]:
+    """flow_tv, mask_prior (BCE of the mask to its agreement prior, on the visible source) and the mean mask per
+    label group (metrics); zeros when G_A does not composite."""
+    zero = app.image.new_zeros(())
+    if app.mask is None:
+        return {"flow_tv": zero, "mask_prior": zero, **{f"mask_{g}": zero for g in MASK_GROUPS}}
+    vis = app.visible.detach()
+    bce = torch.nn.functional.binary_cross_entropy(app.mask.clamp(1e-4, 1 - 1e-4), app.agree.detach() * vis,
+                                                   reduction="none")
+    terms = {"flow_tv": L.tv_loss(app.flow), "mask_prior": (bce * vis).sum() / vis.sum().clamp(min=1)}
+    for g, labels in MASK_GROUPS.items():
+        region = target_parsing[:, list(labels)].sum(1, keepdim=True).detach()
+        terms[f"mask_{g}"] = ((app.mask * region).sum() / region.sum().clamp(min=1)).detach()
+    return terms
 
 
 class AppearanceStage(Stage):
@@ -43,7 +68,8 @@ class AppearanceStage(Stage):
     exported = ("G_A",)
     export_names = {"G_A": "appearance_generator"}
     generator_terms = {"g_adv": "adv", "g_face": "face", "pose": "pose", "content": "content", "style": "style",
-                       "cycle_l1": "cycle_l1"}
+                       "cycle_l1": "cycle_l1", "colour": "colour", "flow_tv": "flow_tv", "mask_prior": "mask_prior",
+                       **{f"mask_{g}": None for g in MASK_GROUPS}}
     discriminator_terms = {"d_image": "adv", "d_face": "face"}
     train_semantic = False  # G_S frozen (no grad through transform)
 
@@ -74,7 +100,16 @@ class AppearanceStage(Stage):
         c: AppearanceConfig = self.cfg
         self.frozen["G_S"] = freeze(load_net("SemanticGenerator", c.weights.semantic, c, "weights.semantic")
                                     ).to(self.device)
-        self.train_net("G_A", new_net("AppearanceGenerator", c))
+        self.train_net("G_A", self.appearance_net(c.weights.appearance))
+
+    def appearance_net(self, path: str) -> AppearanceGenerator:
+        """G_A to train: from ``path`` (or fresh of the preset when ""), reconfigured to the run's ``composite`` and
+        ``use_parsing`` (a plain G_A gets a fresh flow/mask head)."""
+        c: AppearanceConfig = self.cfg
+        net = load_net("AppearanceGenerator", path, c, "weights.appearance") if path else new_net("AppearanceGenerator", c)
+        if c.composite != net.config.composite or c.use_parsing != net.config.use_parsing:
+            net = AppearanceGenerator.reconfigured(net, composite=c.composite, use_parsing=c.use_parsing)
+        return net
 
     def prepared(self) -> None:
         self.model = self.sps_model(self.models)  # over the prepared (DDP) modules
@@ -109,8 +144,9 @@ class AppearanceStage(Stage):
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.train_semantic):
             sem = model.transform(src, k_t)
         a = self.alpha()
-        target = dataclasses.replace(sem.target, image=model.render(src, sem.target, a))  # I_t (B, 3, H, W)
-        return Generated(src, target, model.render(target, src, a), sem)
+        app = model.render(src, sem.target, a, details=True)
+        target = dataclasses.replace(sem.target, image=app.image)  # I_t (B, 3, H, W)
+        return Generated(src, target, model.render(target, src, a), sem, app)
 
     def generator_losses(self, batch: dict[str, Any]) -> tuple[Terms, Generated]:
         src, k_t = self.draw(batch)
@@ -130,6 +166,8 @@ class AppearanceStage(Stage):
             f_c = [f.float() for f in per(i_c)]
             terms["content"] = L.content_loss(f_c, f_s)
             terms["cycle_l1"] = L.l1_loss(i_c, i_s)
+            terms["colour"] = L.colour_loss(i_t, gen.target.parsing, i_s, src.parsing)
+            terms.update(mask_terms(gen.appearance, gen.target.parsing))
             terms["style"] = (L.style_loss(f_t, gen.target.parsing, f_s, src.parsing)
                               + L.style_loss(f_c, src.parsing, [f.detach() for f in f_t], gen.target.parsing))
         return terms, gen
@@ -150,7 +188,15 @@ class AppearanceStage(Stage):
         return [("source", to_uint8(src.image)), ("src parsing", parsing_rgb(src.labels)),
                 ("target pose", skeleton_rgb(k_t, tuple(self.cfg.canvas))),
                 ("pred parsing", parsing_rgb(gen.target.labels)), ("output", to_uint8(gen.target.image)),
-                ("cycle", to_uint8(gen.cycle))]
+                ("cycle", to_uint8(gen.cycle))] + self.composite_samples(gen.appearance)
+
+    @staticmethod
+    def composite_samples(app: AppearanceOutput) -> list[tuple[str, Any]]:
+        """The composite's pieces: generated image, warped source, blend mask (white = copied)."""
+        if app.mask is None:
+            return []
+        return [("generated", to_uint8(app.generated)), ("warped", to_uint8(app.warped)),
+                ("mask", to_uint8(app.mask.expand(-1, 3, -1, -1) * 2 - 1))]
 
     def data_description(self) -> str:
         c: AppearanceConfig = self.cfg

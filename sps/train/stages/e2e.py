@@ -33,7 +33,7 @@ class E2EStage(AppearanceStage):
         c: E2EConfig = self.cfg
         o = c.optim
         g_s = load_net("SemanticGenerator", c.weights.semantic, c, "weights.semantic")
-        g_a = load_net("AppearanceGenerator", c.weights.appearance, c, "weights.appearance")
+        g_a = self.appearance_net(c.weights.appearance)
         d_par = new_net("ParsingDiscriminator", c, "DiscriminatorConfig")
         self.models = {"G_S": g_s, "G_A": g_a, "D_parsing": d_par}
         self.optimizers = {"G": torch.optim.Adam([{"params": list(g_a.parameters()), "lr": o.lr},

@@ -1,4 +1,5 @@
-"""Stage `pose`: PoseEstimator on every keypoint annotation (VITON, DeepFashion, Market); heatmap MSE, flips."""
+"""Stage `pose`: PoseEstimator on every keypoint annotation (VITON, DeepFashion, Market; CCP's prepared folders carry
+the shipped estimator's keypoints as pseudo labels); heatmap MSE, flips, the augmentations of `sps.train.augment`."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,6 +9,7 @@ import torch
 from ... import losses as L
 from ... import pose as K
 from ..config import PoseConfig
+from ..augment import augment
 from ..data import flip_batch, person_folders
 from ..grids import heatmap_rgb, skeleton_rgb, to_uint8
 from ..nets import start_net
@@ -35,8 +37,10 @@ class PoseStage(Stage):
 
     def generator_losses(self, batch: dict[str, Any]) -> tuple[Terms, None]:
         b = flip_batch(batch, torch.rand(batch["image"].shape[0]) < self.cfg.data.flip)
-        pred = self.models["pose"](b["image"])  # (B, 18, H, W)
-        return {"heatmap_mse": L.heatmap_mse(pred, self.targets(b["kps"]))}, None
+        g = torch.Generator().manual_seed(int(torch.randint(2**62, (1,))))  # drawn from the step-seeded RNG
+        image, _, kps = augment(b["image"], b["parsing"], b["kps"], self.cfg.augment, g)
+        pred = self.models["pose"](image)  # (B, 18, H, W)
+        return {"heatmap_mse": L.heatmap_mse(pred, self.targets(kps))}, None
 
     def samples(self, batch: dict[str, Any]) -> list[tuple[str, Any]]:
         net = self.raw["pose"]
