@@ -13,6 +13,7 @@ from sps.pipeline import poses as PO
 from sps.pipeline.compose import body_core, fill_holes, fill_probs
 from sps.pipeline.window import Frame, Window
 
+from conftest import synthetic_pose
 from fixtures_pipeline import person_parsing, person_pose
 
 
@@ -205,3 +206,21 @@ def test_holes_inside_the_body_are_filled():
     filled = fill_probs(probs, kps)
     np.testing.assert_array_equal(filled.argmax(1)[0].numpy(), out)
     torch.testing.assert_close(filled.sum(1), probs.sum(1))  # still a distribution
+
+
+def test_a_back_view_gets_hair_where_g_s_drew_a_face():
+    from sps.pipeline.compose import back_of_head
+    from sps.pipeline.poses import facing_away
+
+    front = synthetic_pose(64, 48)  # the person's right shoulder (2) on the image's left
+    back = front.copy()
+    back[:, 0] = np.where(back[:, 0] >= 0, 47 - back[:, 0], -1)  # mirrored: seen from behind
+    side = front.copy()
+    side[5, 0] = side[2, 0] + 1  # shoulders one pixel apart
+    assert not facing_away(front) and facing_away(back) and not facing_away(side)
+    probs = torch.softmax(torch.randn(1, 10, 64, 48), 1)
+    assert back_of_head(probs, front) is probs
+    moved = back_of_head(probs, back)
+    assert float(moved[:, 1].abs().max()) == 0
+    torch.testing.assert_close(moved[:, 2], probs[:, 1] + probs[:, 2])
+    torch.testing.assert_close(moved.sum(1), probs.sum(1))

@@ -3,6 +3,7 @@
 - ``fill_holes``: background pixels inside the body that the keypoints draw (the neck, the chest of an open
   collar: skin the parser leaves unlabelled, since LIP has no neck label) take a person label, so that G_A paints
   skin or clothes there instead of leaving a background-coloured hole.
+- ``back_of_head``: a target pose that faces away gets hair where G_S drew a face.
 - ``plate``: the photo with the source person removed (their label map plus the body the keypoints draw, dilated)
   and the strips it was grown by, filled by ``sps.inpaint.push_pull``.
 - ``paste``: the window's generated image over the plate, through the new person's soft mask.
@@ -18,7 +19,7 @@ from .. import pose as K
 from ..inpaint import fill_image
 from ..models.sps_model import body_region
 from ..parts import part_masks_torch, segment_distance
-from .poses import FACE_LABEL, HEAD_JOINTS, L_SHOULDER, NECK, R_SHOULDER
+from .poses import FACE_LABEL, HAIR_LABEL, HEAD_JOINTS, L_SHOULDER, NECK, R_SHOULDER, facing_away
 from .window import Window
 
 NECK_RADIUS = 0.22  # x shoulder width: the neck's half-width
@@ -76,6 +77,18 @@ def fill_probs(probs: torch.Tensor, kps: np.ndarray) -> torch.Tensor:
     gain = (probs[:, :1] * moved).to(probs.dtype)  # (1, 1, H, W) background mass to move
     out = probs + gain * onehot.to(probs.dtype)
     out[:, 0] = out[:, 0] - gain[:, 0]
+    return out
+
+
+def back_of_head(probs: torch.Tensor, kps: np.ndarray) -> torch.Tensor:
+    """(1, 10, H, W) target probabilities with the face's probability moved to the hair when the target pose faces
+    away (``poses.facing_away``): a back view shows the back of the head. G_S, pre-trained on frontal pseudo pairs,
+    draws a face there, and the composite would copy the source's face onto it."""
+    if not facing_away(kps):
+        return probs
+    out = probs.clone()
+    out[:, HAIR_LABEL] += out[:, FACE_LABEL]
+    out[:, FACE_LABEL] = 0
     return out
 
 

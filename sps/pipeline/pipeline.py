@@ -19,7 +19,7 @@ from ..errors import KeypointError, MissingPartsError, NoPersonError
 from ..models.sps_model import SPSModel, SPSOutput, body_region
 from . import reading as R
 from .baselines import background_colour, warp_baseline
-from .compose import fill_probs, opacity, paste, person_mask, plate, to_window
+from .compose import back_of_head, fill_probs, opacity, paste, person_mask, plate, to_window
 from .inputs import Photo, check_grid, grid_to_photo, is_keypoint_like, keypoints_on_grid, labels_on_grid, place
 from .poses import infer_upper_body, loose, missing_parts, names, place_on_person, pose_box, shoulder_widths
 from .result import PipelineResult
@@ -238,6 +238,8 @@ class SPSPipeline:
                 probs, logits = self.model.maps(torch.from_numpy(tgt_parsing)[None].to(dev)), None
             if self.settings.fill_holes:
                 probs = fill_probs(probs, tgt_kps)
+            if self.settings.back_of_head and tgt_parsing is None:  # a given parsing (an edit) is kept as drawn
+                probs = back_of_head(probs, tgt_kps)
             hard = tgt_parsing is not None or self.settings.model.target_parsing == "hard"
             target = self.model.person(None, P.one_hot(probs.argmax(1)).to(probs) if hard else probs, tkps)
             with timer("G_A"):

@@ -36,6 +36,8 @@ class PipelineSettings:
     max_side: photos with a longer side are downscaled to it first, as the demo does (results on that grid).
     fill_holes: background pixels inside the body the keypoints draw (neck, torso) take a person label in the
         target parsing, so that G_A paints skin or clothes there (sps.pipeline.compose.fill_holes).
+    back_of_head: when the target pose faces away (the person's right shoulder on the image's right), the face label
+        of G_S's target parsing becomes hair (sps.pipeline.compose.back_of_head).
     """
 
     model: SPSModelConfig = field(default_factory=SPSModelConfig)
@@ -47,6 +49,7 @@ class PipelineSettings:
     placement: str = "frame"
     max_side: int = 2048
     fill_holes: bool = True
+    back_of_head: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):
