@@ -7,7 +7,7 @@ Generator terms: LSGAN PatchDiscriminator on [I_t, S_t] + FaceDiscriminator on f
 consistency ||Pose(I_t) - p_t||^2 (frozen estimator), content ||F(I_c) - F(I_s)||^2 and semantic-aware style
 (I_t vs I_s on S_t/S_s, I_c vs I_t on S_s/S_t); and, outside the paper, a pixel L1 |I_c - I_s| (`loss.cycle_l1`,
 0 in the `paper` preset) that lets the short CPU runs converge, and a per-region colour term (`loss.colour`: the
-mean colour of each label in I_t vs I_s; the feature losses let G_A drift to a magenta cast).
+mean colour of each label in I_t vs I_s, and in I_c vs I_s; the feature losses let G_A drift to a magenta cast).
 With `composite` (flow-composited G_A): total variation of the residual flow and a BCE of the blend mask to its
 prior (the warped-label agreement), and the mean mask per label group logged (how much is copied, not painted).
 Discriminators: one DDP forward each on [real; fake].
@@ -166,7 +166,9 @@ class AppearanceStage(Stage):
             f_c = [f.float() for f in per(i_c)]
             terms["content"] = L.content_loss(f_c, f_s)
             terms["cycle_l1"] = L.l1_loss(i_c, i_s)
-            terms["colour"] = L.colour_loss(i_t, gen.target.parsing, i_s, src.parsing)
+            # region mean colours: I_t's regions vs I_s's, and the cycle's (aligned with I_s, so a cast shows alone)
+            terms["colour"] = (L.colour_loss(i_t, gen.target.parsing, i_s, src.parsing)
+                               + L.colour_loss(i_c, src.parsing, i_s, src.parsing))
             terms.update(mask_terms(gen.appearance, gen.target.parsing))
             terms["style"] = (L.style_loss(f_t, gen.target.parsing, f_s, src.parsing)
                               + L.style_loss(f_c, src.parsing, [f.detach() for f in f_t], gen.target.parsing))
