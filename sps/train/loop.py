@@ -130,7 +130,7 @@ class Trainer:
         self.run_dir = Path(cfg.out)
         self.main = self.acc.is_main_process
         self.step, self.elapsed_before, self.t0 = 0, 0.0, time.time()
-        self.sums: dict[str, float] = {}
+        self.sums: dict[str, torch.Tensor] = {}  # running sums on the device (no per-step host sync)
         self.n_sum, self.t_log = 0, time.time()
         self.last_terms: dict[str, float] = {}
         self.sample_batch: dict[str, Any] | None = None
@@ -214,7 +214,7 @@ class Trainer:
             with sync, acc.autocast():
                 terms = self.micro_step(batch)
             for k, v in terms.items():
-                self.sums[k] = self.sums.get(k, 0.0) + float(v) / accum
+                self.sums[k] = self.sums.get(k, 0.0) + v.double() / accum
         for k, opt in stage.optimizers.items():
             if cfg.optim.clip_grad and stage.clip_params.get(k):
                 acc.clip_grad_norm_(stage.clip_params[k], cfg.optim.clip_grad)
@@ -230,7 +230,7 @@ class Trainer:
         """Means of every term over the window and all processes -> log.csv (main process) and the bar."""
         cfg, acc = self.cfg, self.acc
         keys = sorted(self.sums)
-        vec = torch.tensor([self.sums[k] / self.n_sum for k in keys], device=acc.device, dtype=torch.float64)
+        vec = torch.stack([torch.as_tensor(self.sums[k], dtype=torch.float64).to(acc.device) for k in keys]) / self.n_sum
         vec = acc.reduce(vec, "mean") if acc.num_processes > 1 else vec
         now = time.time()
         self.last_terms = {k: float(v) for k, v in zip(keys, vec.tolist())}
