@@ -10,12 +10,24 @@ import torch
 import torch.nn.functional as F
 
 from sps.data import data_root
-from sps.parts import PART_NAMES, part_transforms_torch
-from sps.search import (SearchConfig, SearchIndex, candidate_lists, load_index, person_id, prefilter_agreement,
-                        score_pairs, search)
+from sps.errors import DataError
+from sps.parts import PART_NAMES, part_masks_torch, part_transforms_torch
+from sps.search import (
+    SearchConfig,
+    SearchIndex,
+    candidate_lists,
+    concat_indexes,
+    load_index,
+    person_id,
+    prefilter_agreement,
+    score_pairs,
+    search,
+)
+from sps.search.__main__ import display_name
 from sps.search.__main__ import main as cli_main
-from sps.search.core import warp_codes_nearest
+from sps.search.core import candidate_variants, near_duplicate_iou, warp_codes_nearest
 from sps.search.io import PairWriter, PseudoPair, read_pseudo_pairs
+from sps.search.variants import Variant, apply_variant
 
 torch.set_num_threads(1)
 
@@ -35,14 +47,14 @@ def viton_small() -> SearchIndex:
     return load_index(_viton(), (64, 48), limit=80, workers=0, cache_dir=None, progress=False)
 
 
-def _small_folder(tmp_path: Path, n: int) -> Path:
-    """A folder with the first n VITON images' keypoints and (symlinked) parsing maps; no image copies."""
+def _small_folder(tmp_path: Path, n: int, name: str = "viton_small", start: int = 0) -> Path:
+    """A folder with n VITON images' keypoints (from the start-th) and (symlinked) parsing maps; no image copies."""
     src = _viton()
     lines = (src / "keypoints.csv").read_text().splitlines()
-    out = tmp_path / "viton_small"
+    out = tmp_path / name
     (out / "parsing").mkdir(parents=True)
-    (out / "keypoints.csv").write_text("\n".join(lines[: n + 1]) + "\n")
-    for line in lines[1: n + 1]:
+    (out / "keypoints.csv").write_text("\n".join(lines[:1] + lines[start + 1: start + n + 1]) + "\n")
+    for line in lines[start + 1: start + n + 1]:
         stem = Path(line.split(":")[0]).stem
         (out / "parsing" / f"{stem}.png").symlink_to(src / "parsing" / f"{stem}.png")
     return out
@@ -51,6 +63,8 @@ def _small_folder(tmp_path: Path, n: int) -> Path:
 def test_person_id():
     assert person_id("000003_0.jpg") == "000003"
     assert person_id("fashionMENJackets_Vestsid0000065304_1front.jpg") == "id00000653"
+    assert person_id("0001_c3s1_000551_03.jpg") == person_id("0001_c5s1_109748_05.jpg") == "0001"  # Market
+    assert person_id("0001.jpg") == "0001"
 
 
 def test_fast_warp_matches_grid_sample(viton_small):
@@ -105,7 +119,7 @@ def test_candidate_equal_to_warped_source_scores_zero(viton_small):
     tgt_kps = kps.copy()
     tgt_kps[(kps >= 0).all(1)] += shift
     # build the candidate with the warp itself: the transform fitted between the two poses, applied to the map
-    theta, valid = part_transforms_torch(torch.tensor(kps)[None], torch.tensor(tgt_kps)[None], (h, w))
+    theta, _valid = part_transforms_torch(torch.tensor(kps)[None], torch.tensor(tgt_kps)[None], (h, w))
     grid = F.affine_grid(theta[0, :1], [1, 1, h, w], align_corners=False)  # torso transform (= global shift)
     tgt_lab = F.grid_sample(torch.tensor(lab, dtype=torch.float32)[None, None], grid, mode="nearest",
                             align_corners=False)[0, 0].round().to(torch.uint8).numpy()
@@ -161,7 +175,7 @@ def test_csv_round_trip(tmp_path):
 
 def test_cli_resume_equals_single_run(tmp_path):
     folder = _small_folder(tmp_path, 60)
-    common = ["--data", str(folder), "--k", "16", "--workers", "0", "--cache-dir", "", "--batch", "8"]
+    common = ["--data", str(folder), "--k", "16", "--workers", "0", "--cache-dir", "", "--batch", "8", "--split", "all"]
     single = tmp_path / "single.csv"
     cli_main(common + ["--out", str(single), "--limit", "40"])
     resumed = tmp_path / "resumed.csv"
@@ -177,7 +191,7 @@ def test_cli_resume_equals_single_run(tmp_path):
 
 def test_cli_agreement_prints_table(tmp_path, capsys):
     folder = _small_folder(tmp_path, 40)
-    cli_main(["--data", str(folder), "--agreement", "40", "--k", "8", "--workers", "0", "--cache-dir", ""])
+    cli_main(["--data", str(folder), "--agreement", "40", "--k", "8", "--workers", "0", "--cache-dir", "", "--split", "all"])
     out = capsys.readouterr().out
     assert "agreement" in out and "mean_regret" in out
 
@@ -192,3 +206,165 @@ def test_plot_search_result(viton_small):
     assert len(fig.axes) >= 6
     fig2 = plot_search_result(viton_small, 3, candidate=viton_small.names[res.candidate], parts=False)
     assert len(fig2.axes) == 4
+
+
+# ------------------------------------------------------------------ variants, near-duplicates, cross-folder pools
+
+def _one_armed(shift: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, np.ndarray]:
+    """A synthetic 64x48 person: face, upper clothes and only a *left* arm (label 6; joints 5-7), no legs."""
+    kps = np.full((18, 2), -1, np.float32)
+    for j, xy in {0: (24, 10), 1: (24, 16), 2: (18, 17), 5: (30, 17), 8: (20, 36), 11: (28, 36),
+                  6: (36, 24), 7: (40, 31)}.items():
+        kps[j] = np.array(xy, np.float32) + np.array(shift, np.float32)
+    masks = part_masks_torch(torch.from_numpy(kps)[None], (64, 48))[0].numpy() > 0.5
+    lab = np.zeros((64, 48), np.uint8)
+    lab[masks[PART_NAMES.index("torso")]] = 3
+    lab[masks[PART_NAMES.index("head")]] = 1
+    lab[masks[PART_NAMES.index("left_upper_arm")] | masks[PART_NAMES.index("left_forearm")]] = 6
+    return lab, kps
+
+
+def test_flip_variant_swaps_left_and_right():
+    src_lab, src_kps = _one_armed()
+    raw_lab, raw_kps = _one_armed(shift=(3, 2))  # the same person a few pixels away
+    kps, lab, _ = apply_variant(raw_kps[None], np.array([True]), np.array([1.0]), (64, 48), labels=raw_lab[None])
+    cand_lab, cand_kps = lab[0], kps[0]  # mirrored: only a right arm now
+    assert 6 not in cand_lab and (cand_lab == 7).sum() == (raw_lab == 6).sum()
+    assert (cand_kps[[6, 7]] < 0).all() and (cand_kps[[3, 4]] >= 0).all()
+    np.testing.assert_allclose(cand_kps[4], [47 - raw_kps[7, 0], raw_kps[7, 1]])
+    idx = SearchIndex(["s_0.jpg", "c_0.jpg"], np.stack([src_lab, cand_lab]), np.stack([src_kps, cand_kps]))
+    # as it is, the candidate lacks the source's left arm; mirrored back, its right arm is that left arm
+    assert search(idx, [0], SearchConfig(k=None, pose_margin=0.0))[0].candidate == -1
+    res = search(idx, [0], SearchConfig(k=None, pose_margin=0.0, flip=True))[0]
+    assert res.candidate == 1 and res.flip and res.scale == 1.0 and res.score < 0.05
+    # the prefilter ranks the mirrored column too
+    assert search(idx, [0], SearchConfig(k=4, pose_margin=0.0, flip=True))[0].candidate == 1
+    mirrored = idx.mirrored()  # the index's part maps mirrored = maps drawn from the mirrored pose
+    drawn = SearchIndex(["m_0.jpg"], raw_lab[None], raw_kps[None])
+    assert (mirrored.coded[1] != drawn.coded[0]).float().mean() < 0.01
+
+
+def test_source_without_parts_is_scored_without_crash():
+    lab, kps = _one_armed()
+    none = np.full((18, 2), -1, np.float32)
+    idx = SearchIndex(["a_0.jpg", "b_0.jpg"], np.stack([lab, lab]), np.stack([none, kps]))
+    res = search(idx, [0], SearchConfig(k=None, pose_margin=0.0, flip=True, near_duplicate_iou=None))[0]
+    assert res.candidate == 1 and res.score == pytest.approx(1.0)  # nothing to compare: cost = union
+
+
+def test_near_duplicates_are_excluded():
+    lab, kps = _one_armed()
+    moved = kps.copy()
+    moved[0, 0] += 1  # the same map, the nose a pixel away: no exact copy, and the pose margin is 0
+    m_kps, m_lab, _ = apply_variant(moved[None], np.array([True]), np.array([1.0]), (64, 48), labels=lab[None])
+    idx = SearchIndex(["a_0.jpg", "b_0.jpg", "c_0.jpg"], np.stack([lab, lab, m_lab[0]]),
+                      np.stack([kps, moved, m_kps[0]]))
+    assert float(near_duplicate_iou(idx, torch.tensor([0, 0]), torch.tensor([1, 2]))[0]) == 1.0
+    loose = {"k": None, "pose_margin": 0.0, "required_parts": ("torso",)}
+    assert candidate_lists(idx, torch.tensor([0]), SearchConfig(**loose, near_duplicate_iou=None))[0].tolist() == [1, 2]
+    # the identical map and the mirrored one (compared in both orientations) are both near-duplicates
+    assert candidate_lists(idx, torch.tensor([0]), SearchConfig(**loose))[0].tolist() == []
+    assert search(idx, [0], SearchConfig(**loose))[0].candidate == -1
+
+
+def test_rescale_only_people_wholly_on_the_canvas(viton_small):
+    lab, kps = _one_armed()
+    vit = int(np.argmax(viton_small.border.numpy()))  # a VITON half body, cut by the bottom edge
+    assert bool(viton_small.border[vit])
+    idx = SearchIndex(["a_0.jpg", "v_0.jpg"], np.stack([lab, viton_small.labels[vit]]),
+                      np.stack([kps, viton_small.kps[vit]]))
+    views, usable = candidate_variants(idx, torch.tensor([0, 1]), Variant(scale=0.8))
+    assert usable.tolist() == [True, False]
+    vis = (kps >= 0).all(1)
+    centre = (kps[vis].min(0) + kps[vis].max(0)) / 2
+    np.testing.assert_allclose(views.kps_t[0].numpy()[vis], (kps[vis] - centre) * 0.8 + centre, atol=1e-5)
+    assert abs(int((views.labels_t[0] > 0).sum()) / int((lab > 0).sum()) - 0.64) < 0.08
+    big, ok = candidate_variants(idx, torch.tensor([0]), Variant(flip=True, scale=2.0))
+    assert not bool(ok[0])  # pushed off the canvas
+    assert not bool((big.labels_t[0] == 6).any()) and bool((big.labels_t[0] == 7).any())
+
+
+def test_variant_search_prefilter_equals_exhaustive(viton_small):
+    cfg = {"flip": True, "scales": (1.15, 1.0, 0.85)}
+    assert SearchConfig(**cfg).variants[0] == Variant()  # the identity first: ties keep the plain candidate
+    ex = search(viton_small, range(40), SearchConfig(k=None, **cfg))
+    pf = search(viton_small, range(40), SearchConfig(k=2 * len(viton_small), **cfg))
+    assert any(r.flip for r in ex)
+    assert [(e.candidate, e.flip, e.scale) for e in ex] == [(p.candidate, p.flip, p.scale) for p in pf]
+    plain = search(viton_small, range(40), SearchConfig(k=None))
+    assert all(v.score <= p.score + 1e-6 for v, p in zip(ex, plain) if p.candidate >= 0)  # more choice, no worse
+
+
+def test_cross_folder_pool(viton_small):
+    ix = viton_small
+    pool = concat_indexes([SearchIndex(ix.names[:40], ix.labels[:40], ix.kps[:40], "a"),
+                           SearchIndex(ix.names[40:], ix.labels[40:], ix.kps[40:], "b")])
+    assert pool.positions_of("b") == list(range(40, 80)) and pool.persons[0].startswith("a/")
+    mixed = search(pool, range(40), SearchConfig(k=16))
+    assert {pool.origins[r.candidate] for r in mixed if r.candidate >= 0} == {"a", "b"}
+    same = search(pool, range(40), SearchConfig(k=16, pool="same"))
+    assert {pool.origins[r.candidate] for r in same if r.candidate >= 0} == {"a"}
+
+
+def test_csv_round_trip_keeps_the_variant(tmp_path):
+    rows = [PseudoPair("a.jpg", "b.jpg", 0.25, 0.125, flip=True, scale=0.85),
+            PseudoPair("c.jpg", "d.jpg", 0.5, 0.1, scale=1.15, candidate_dataset="market"),
+            PseudoPair("e.jpg", "", math.nan, math.nan)]
+    path = tmp_path / "pairs.csv"
+    with PairWriter(path, with_variant=True) as w:
+        w.write(rows)
+    assert path.read_text().splitlines()[0] == "source,candidate,score,margin,flip,scale,candidate_dataset"
+    back = read_pseudo_pairs(path, skip_empty=False, variants=True)
+    assert [(p.flip, p.scale, p.candidate_dataset) for p in back] == [(True, 0.85, ""), (False, 1.15, "market"),
+                                                                     (False, 1.0, "")]
+    with pytest.raises(DataError, match="variants=True"):  # a reader that would ignore them is stopped
+        read_pseudo_pairs(path)
+    with pytest.raises(ValueError, match="with_variant"), PairWriter(tmp_path / "plain.csv") as w:
+        w.write(rows[:1])
+
+
+def test_pseudo_pair_dataset_applies_the_variant(data_root):
+    from sps.data import PersonDataset
+    from sps.train.data import PseudoPairs
+
+    base = PersonDataset(_viton(), (64, 48), flip=False, heatmaps=False)
+    a, b = [n for n, ok in zip(base.names, base.has_parsing) if ok][:2]
+    plain = PseudoPairs(base, [(a, b)])[0]
+    flipped = PseudoPairs(base, [PseudoPair(a, b, 0.5, 0.1, flip=True)])[0]
+    ref = base.get(base.index_of(b), flip=True)
+    assert torch.equal(flipped["tgt_parsing"], ref["parsing"]) and torch.equal(flipped["tgt_kps"], ref["kps"])
+    assert int((flipped["tgt_parsing"] == 6).sum()) == int((plain["tgt_parsing"] == 7).sum()) > 0
+    assert torch.equal(flipped["src_parsing"], plain["src_parsing"])  # the source is never changed
+    small = PseudoPairs(base, [PseudoPair(a, b, 0.5, 0.1, scale=0.8)])[0]
+    k0, k1 = plain["tgt_kps"].numpy(), small["tgt_kps"].numpy()
+    vis = (k0 >= 0).all(1)
+    centre = (k0[vis].min(0) + k0[vis].max(0)) / 2
+    np.testing.assert_allclose(k1[vis], (k0[vis] - centre) * 0.8 + centre, atol=1e-4)
+    assert abs(int((small["tgt_parsing"] > 0).sum()) / int((plain["tgt_parsing"] > 0).sum()) - 0.64) < 0.08
+    assert bool((small["tgt_image"][:, 0] == 1.0).all())  # white where the shrunk photo leaves the canvas
+    demo = PersonDataset(data_root / "spt-demo", (64, 48), flip=False, heatmaps=False)
+    pair = PseudoPair(a, "1_A.jpg", 0.5, 0.1, candidate_dataset="spt-demo")
+    cross = PseudoPairs(base, [pair], {"spt-demo": demo})[0]
+    assert torch.equal(cross["tgt_parsing"], demo.get(demo.index_of("1_A.jpg"), flip=False)["parsing"])
+    with pytest.raises(ValueError, match="not opened"):
+        PseudoPairs(base, [pair])
+
+
+def test_cli_cross_folder_out_dir_resumes_and_reports(tmp_path):
+    a, b = _small_folder(tmp_path, 30, "a"), _small_folder(tmp_path, 30, "b", start=30)
+    out = tmp_path / "pairs"
+    common = ["--data", str(a), str(b), "--k", "16", "--workers", "0", "--cache-dir", "", "--split", "all",
+              "--flip", "--scales", "0.85,1", "--batch", "8", "--out-dir", str(out)]
+    cli_main(common + ["--limit", "5", f"{display_name(a)}=12"])
+    assert len(read_pseudo_pairs(out / "a_all.csv", skip_empty=False, variants=True)) == 12
+    cli_main(common)  # resumes: every source once
+    pa = read_pseudo_pairs(out / "a_all.csv", skip_empty=False, variants=True)
+    pb = read_pseudo_pairs(out / "b_all.csv", skip_empty=False, variants=True)
+    assert sorted(p.source for p in pa) == sorted({p.source for p in pa}) and len(pa) == len(pb) == 30
+    assert {p.candidate_dataset for p in pa} >= {"", display_name(b)}  # candidates from both folders
+    md, png = tmp_path / "report.md", tmp_path / "examples.png"
+    cli_main(["report", "--data", str(a), str(b), "--split", "all", "--pairs-dir", str(out), "--out", str(md),
+              "--figure", str(png), "--cache-dir", "", "--examples", "2"])
+    text = md.read_text()
+    assert "## Match scores per source folder" in text and "flipped" in text and "![examples](examples.png)" in text
+    assert png.stat().st_size > 1000

@@ -1,7 +1,8 @@
 """Pseudo-label search for pre-training the semantic parsing transformation (docs/design.md 1.1).
 
-``python -m sps.search --data FOLDER --out pairs.csv`` writes ``source,candidate,score,margin`` rows;
-``read_pseudo_pairs`` reads them back for the semantic-generator trainer.
+``python -m sps.search --data FOLDER [FOLDER ...] --out pairs.csv`` writes ``source,candidate,score,margin`` rows
+(+ ``flip,scale,candidate_dataset``: how the candidate won, ``sps.search.variants``); ``read_pseudo_pairs`` reads
+them back for the semantic-generator trainer. ``python -m sps.search report`` summarises pair files.
 """
 from .core import (
                    SearchConfig,
@@ -14,8 +15,9 @@ from .core import (
                    score_pairs,
                    search,
 )
-from .index import SearchIndex, bone_directions, find_folders, load_index, person_id
+from .index import PartMaps, SearchIndex, bone_directions, concat_indexes, find_folders, load_index, person_id
+from .variants import Variant, apply_variant
 
-__all__ = ["SearchConfig", "SearchIndex", "SearchResult", "bone_directions", "candidate_lists", "candidate_mask",
-           "find_folders", "iter_search", "load_index", "person_id", "pose_distance", "prefilter_agreement",
-           "score_pairs", "search"]
+__all__ = ["PartMaps", "SearchConfig", "SearchIndex", "SearchResult", "Variant", "apply_variant", "bone_directions",
+           "candidate_lists", "candidate_mask", "concat_indexes", "find_folders", "iter_search", "load_index",
+           "person_id", "pose_distance", "prefilter_agreement", "score_pairs", "search"]

@@ -21,9 +21,18 @@ one-hot maps and ~5x cheaper; ``"bilinear"`` warps the masked one-hot maps bilin
 literally the formula above.
 
 Candidates must (1) not be the source itself, (2) not be the same person (``exclude_same_person``,
-``sps.search.index.person_id``) nor an exact copy of the source (same map and pose under another name), (3) differ in pose from the source by at least ``pose_margin``
+``sps.search.index.person_id``) nor an exact copy of the source (same map and pose under another name), (3) differ
+in pose from the source by at least ``pose_margin``
 (RMS over shared bones of the difference of unit bone directions, see ``pose_distance``), and
 (4) show every part the source shows (or the parts named in ``required_parts``).
+
+Variants (``SearchConfig.flip``, ``scales``; ``sps.search.variants``): a candidate may also be shown mirrored
+(left/right labels and joints swapped) and rescaled about its centre; each variant is scored like any
+candidate and the result names the one that won. A mirrored candidate has its own pose, so the pose margin
+and the part check use the mirrored pose. Near-duplicates (``near_duplicate_iou``): a candidate whose map,
+as it is or mirrored, agrees with the source's (before any warp) on more than that fraction of their
+labelled pixels is skipped. An index of several folders (``concat_indexes``) searches across them, or
+within the source's folder only (``pool="same"``).
 
 Scale: exhaustive search costs O(N) warps per source. With ``k`` set, candidates are first ranked by a
 cheap descriptor distance (part-angle pose features plus per-part label fractions, one matrix
@@ -40,9 +49,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..parsing import NUM_LABELS
+from ..parsing import FLIP_LABELS, NUM_LABELS
 from ..parts import NUM_PARTS, PART_NAMES, part_transforms_torch
-from .index import SearchIndex
+from .index import PartMaps, SearchIndex, moved_maps, touches_border
+from .variants import Variant, variant_set
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +70,21 @@ class SearchConfig:
     shape_weight: float = 1.0           # weight of the label-fraction term in the prefilter distance
     pair_chunk: int = 512               # pairs warped at once (memory ~ pair_chunk * 10 * h * w * 12 bytes)
     source_chunk: int = 64              # sources whose candidate lists are built at once
+    flip: bool = False                  # also score each candidate mirrored (left/right swapped)
+    scales: tuple[float, ...] = (1.0,)  # and rescaled by these factors about its centre
+    near_duplicate_iou: float | None = 0.9  # skip candidates whose map (or its mirror) overlaps the source's more
+    pool: str = "all"                   # "all" folders of the index, or the source's "same" folder only
+
+    @property
+    def variants(self) -> tuple[Variant, ...]:
+        """The candidate variants scored (identity first)."""
+        return variant_set(self.flip, self.scales)
 
     def __post_init__(self) -> None:
+        self.scales = tuple(float(s) for s in self.scales)
+        variant_set(self.flip, self.scales)  # validates the scales
+        if self.pool not in ("all", "same"):
+            raise ValueError(f"pool must be 'all' or 'same', got {self.pool!r}")
         if self.normalise not in ("union", "none"):
             raise ValueError(f"normalise must be 'union' or 'none', got {self.normalise!r}")
         if self.sampler not in ("nearest", "bilinear"):
@@ -82,8 +105,10 @@ class SearchResult:
     candidate: int
     score: float
     margin: float          # runner-up score - best score (nan with a single candidate); exact copies of the
-                           # winner (same map and pose, another name) are not counted as runner-up
-    num_candidates: int    # how many were scored
+                           # winner (same map and pose, another name) and its other variants are no runner-up
+    num_candidates: int    # how many were scored (usable candidate variants)
+    flip: bool = False     # the winner is the candidate mirrored
+    scale: float = 1.0     # ... and rescaled by this factor about its centre (sps.search.variants)
 
 
 # ------------------------------------------------------------------------------- descriptors
@@ -104,74 +129,121 @@ def pose_distance(bones_a: torch.Tensor, vis_a: torch.Tensor, bones_b: torch.Ten
     return torch.where(common > 0, (d2 / common.clamp(min=1)).sqrt(), torch.full_like(d2, 2.0))
 
 
+def _pool_columns(index: SearchIndex, cfg: SearchConfig) -> list[tuple[torch.Tensor, ...]]:
+    """(bones, bone_vis, shape, part_vis) of the pool as the prefilter sees it: as it is, then mirrored (``flip``).
+
+    Candidate *columns* number the pool once per orientation: column ``f * N + position``, f = 1 for mirrored.
+    """
+    return [(index.bones, index.bone_vis, index.shape, index.part_vis)] + ([index.flipped()] if cfg.flip else [])
+
+
+def column_distance(index: SearchIndex, sources: torch.Tensor, cfg: SearchConfig) -> torch.Tensor:
+    """(Q,) source positions -> (Q, F * N) pose distance to every candidate column (see ``_pool_columns``)."""
+    qb, qv = index.bones[sources], index.bone_vis[sources]
+    return torch.cat([pose_distance(qb, qv, b, v) for b, v, _, _ in _pool_columns(index, cfg)], 1)
+
+
 def candidate_mask(index: SearchIndex, sources: torch.Tensor, cfg: SearchConfig,
                    pose_d: torch.Tensor | None = None) -> torch.Tensor:
-    """(Q,) source positions -> (Q, N) bool: which images qualify as candidates."""
-    n = len(index)
+    """(Q,) source positions -> (Q, F * N) bool: which candidate columns qualify (F = 2 with ``flip``, else 1)."""
+    n, q = len(index), len(sources)
     if pose_d is None:
-        pose_d = pose_distance(index.bones[sources], index.bone_vis[sources], index.bones, index.bone_vis)
-    ok = pose_d >= cfg.pose_margin
-    ok[torch.arange(len(sources)), sources] = False
+        pose_d = column_distance(index, sources, cfg)
+    ok = torch.ones(q, n, dtype=torch.bool)
+    ok[torch.arange(q), sources] = False
     ok &= index.dup_group[sources][:, None] != index.dup_group[None, :]  # exact copies of the source
     if cfg.exclude_same_person:
         pc = index.person_codes
         ok &= pc[sources][:, None] != pc[None, :]
-    cand_vis = index.part_vis.float()  # (N, 10)
+    if cfg.pool == "same":
+        oc = index.origin_codes
+        ok &= oc[sources][:, None] == oc[None, :]
     if cfg.required_parts is None:
         need = index.part_vis[sources].float()  # (Q, 10)
     else:
         sel = torch.zeros(NUM_PARTS)
         sel[[PART_NAMES.index(p) for p in cfg.required_parts]] = 1
-        need = sel.expand(len(sources), NUM_PARTS)
-    missing = need @ (1 - cand_vis).T  # (Q, N) count of needed parts the candidate lacks
-    ok &= missing < 0.5
-    assert ok.shape == (len(sources), n)
+        need = sel.expand(q, NUM_PARTS)
+    # count of needed parts the candidate (as it is, or mirrored) lacks
+    ok = torch.cat([ok & (need @ (1 - vis.float()).T < 0.5) for _, _, _, vis in _pool_columns(index, cfg)], 1)
+    ok &= pose_d >= cfg.pose_margin
+    assert ok.shape == (q, n * len(_pool_columns(index, cfg)))
     return ok
 
 
 def prefilter_distance(index: SearchIndex, sources: torch.Tensor, cfg: SearchConfig,
                        pose_d: torch.Tensor) -> torch.Tensor:
-    """(Q, N) descriptor distance used to rank candidates: pose_d^2 + shape_weight * mean part-label L2^2."""
-    s = index.shape  # (N, 100)
-    q = s[sources]
-    sd = ((q * q).sum(1)[:, None] + (s * s).sum(1)[None] - 2 * q @ s.T).clamp(min=0) / NUM_PARTS
-    return pose_d**2 + cfg.shape_weight * sd
+    """(Q, F * N) descriptor distance used to rank candidate columns: pose_d^2 + shape_weight * mean part-label
+    L2^2."""
+    q = index.shape[sources]  # (Q, 100)
+    sd = []
+    for _, _, s, _ in _pool_columns(index, cfg):
+        sd.append(((q * q).sum(1)[:, None] + (s * s).sum(1)[None] - 2 * q @ s.T).clamp(min=0) / NUM_PARTS)
+    return pose_d**2 + cfg.shape_weight * torch.cat(sd, 1)
 
 
 def candidate_lists(index: SearchIndex, sources: torch.Tensor, cfg: SearchConfig) -> list[torch.Tensor]:
-    """For each source, the candidate positions to score (ascending prefilter distance, or all valid)."""
-    pose_d = pose_distance(index.bones[sources], index.bone_vis[sources], index.bones, index.bone_vis)
+    """For each source, the candidate columns to score (ascending prefilter distance, or all valid), near-duplicates
+    of the source left out. Without ``flip`` a column is the candidate's position."""
+    pose_d = column_distance(index, sources, cfg)
     ok = candidate_mask(index, sources, cfg, pose_d)
     if cfg.k is None:
-        return [torch.nonzero(row)[:, 0] for row in ok]
-    d = prefilter_distance(index, sources, cfg, pose_d).masked_fill(~ok, math.inf)
-    k = min(cfg.k, d.shape[1])
-    val, idx = torch.topk(d, k, dim=1, largest=False, sorted=True)
-    return [i[torch.isfinite(v)] for v, i in zip(val, idx)]
+        lists = [torch.nonzero(row)[:, 0] for row in ok]
+    else:
+        d = prefilter_distance(index, sources, cfg, pose_d).masked_fill(~ok, math.inf)
+        val, idx = torch.topk(d, min(cfg.k, d.shape[1]), dim=1, largest=False, sorted=True)
+        lists = [i[torch.isfinite(v)] for v, i in zip(val, idx)]
+    if cfg.near_duplicate_iou is None:
+        return lists
+    lens = torch.tensor([len(x) for x in lists], dtype=torch.long)
+    pos = torch.cat(lists) % len(index) if lists else torch.empty(0, dtype=torch.long)
+    src = torch.repeat_interleave(sources, lens)
+    dup = torch.zeros(len(pos), dtype=torch.bool)
+    for a in range(0, len(pos), cfg.pair_chunk):
+        sl = slice(a, a + cfg.pair_chunk)
+        dup[sl] = near_duplicate_iou(index, src[sl], pos[sl]) > cfg.near_duplicate_iou
+    return [lst[~d] for lst, d in zip(lists, dup.split(lens.tolist()))]
+
+
+_FLIP_LUT = torch.tensor(FLIP_LABELS, dtype=torch.uint8)
+
+
+def near_duplicate_iou(index: SearchIndex, src: torch.Tensor, cand: torch.Tensor) -> torch.Tensor:
+    """(P,) positions -> (P,) parsing IoU of the source map with the candidate's, as it is or mirrored (the larger):
+    pixels labelled alike (not background) over pixels labelled in either map, before any warp."""
+    a = index.labels_t[src]  # (P, h, w)
+    best = torch.zeros(len(src))
+    for b in (index.labels_t[cand], _FLIP_LUT[index.labels_t[cand].long()].flip(-1)):
+        inter = ((a == b) & (a > 0)).flatten(1).sum(1)
+        union = ((a > 0) | (b > 0)).flatten(1).sum(1).clamp(min=1)
+        best = torch.maximum(best, inter / union)
+    return best
 
 
 # ------------------------------------------------------------------------------------ scoring
 
 def score_pairs(index: SearchIndex, src: torch.Tensor, cand: torch.Tensor, cfg: SearchConfig | None = None,
-                return_maps: bool = False):
+                return_maps: bool = False, candidates: SearchIndex | PartMaps | None = None):
     """Objective for (P,) source / candidate positions -> (P,) scores (see module doc for normalisation).
 
-    With ``return_maps`` also returns the warped source parts (P, 10, h, w) as label codes (label + 1,
-    0 = empty) for the nearest sampler, or soft one-hot (P, 10, L, h, w) for bilinear.
+    ``candidates``: where ``cand`` points (default ``index``), e.g. the flipped / rescaled candidate variants
+    of ``candidate_variants``. With ``return_maps`` also returns the warped source parts (P, 10, h, w) as label
+    codes (label + 1, 0 = empty) for the nearest sampler, or soft one-hot (P, 10, L, h, w) for bilinear.
     """
     cfg = cfg or SearchConfig()
+    pool = index if candidates is None else candidates
     h, w = index.size
     p = len(src)
-    theta, _ = part_transforms_torch(index.kps_t[src], index.kps_t[cand], (h, w))  # (P, 10, 2, 3) cand -> src
+    theta, _ = part_transforms_torch(index.kps_t[src], pool.kps_t[cand], (h, w))  # (P, 10, 2, 3) cand -> src
     if cfg.sampler == "nearest":
         a, rows = warp_codes_nearest(index, src, theta)  # (M, h*w) for the (pair, part) rows with a source part
-        b_all = index.coded[cand].reshape(p * NUM_PARTS, h * w)
+        b_all = pool.coded[cand].reshape(p * NUM_PARTS, h * w)
         b = b_all[rows]
         ne = a != b
         both = torch.minimum(a, b) > 0
         c = ne.view(torch.uint8) + (ne & both).view(torch.uint8)  # 0 same, 1 one side only, 2 labels differ
         # rows without a source part: the warped source is empty, so cost = union = candidate part area
-        area = index.area[cand].reshape(-1).clone()  # (P*10,)
+        area = pool.area[cand].reshape(-1).clone()  # (P*10,)
         cost_rows, union_rows = area.clone(), area
         cost_rows[rows] = c.sum(1, dtype=torch.int32)
         union_rows[rows] = (torch.maximum(a, b) > 0).sum(1, dtype=torch.int32)
@@ -187,8 +259,8 @@ def score_pairs(index: SearchIndex, src: torch.Tensor, cand: torch.Tensor, cfg: 
         grid = F.affine_grid(theta.reshape(-1, 2, 3), [p * NUM_PARTS, NUM_LABELS, h, w], align_corners=False)
         warped = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         a = warped.reshape(p, NUM_PARTS, NUM_LABELS, h, w)
-        ohc = F.one_hot(index.labels_t[cand].long(), NUM_LABELS).permute(0, 3, 1, 2).float()
-        b = ohc[:, None] * index.masks[cand][:, :, None]  # (P, 10, L, h, w)
+        ohc = F.one_hot(pool.labels_t[cand].long(), NUM_LABELS).permute(0, 3, 1, 2).float()
+        b = ohc[:, None] * pool.masks[cand][:, :, None]  # (P, 10, L, h, w)
         cost = ((a - b) ** 2).sum((1, 2, 3, 4))
         union = torch.maximum(a.sum(2), b.sum(2)).sum((1, 2, 3))
     cost = cost.float()
@@ -224,50 +296,95 @@ def warp_codes_nearest(index: SearchIndex, src: torch.Tensor, theta: torch.Tenso
     # round half to even like grid_sample; clamp into a one-pixel zero border of the padded source
     px = px.round_().clamp_(-1, w).add_(1)
     py = py.round_().clamp_(-1, h).add_(1)
-    flat = py.mul_(w + 2).add_(px).reshape(len(rows), -1).long()  # (M, h*w)
+    flat = py.mul_(w + 2).add_(px).reshape(len(rows), h * w).long()  # (M, h*w); M may be 0
     padded = F.pad(index.coded[src].reshape(-1, h, w)[rows], (1, 1, 1, 1))  # (M, h+2, w+2)
-    return torch.gather(padded.reshape(len(rows), -1), 1, flat), rows
+    return torch.gather(padded.reshape(len(rows), (h + 2) * (w + 2)), 1, flat), rows
 
 
-def _score_many(index: SearchIndex, src: torch.Tensor, cand: torch.Tensor, cfg: SearchConfig) -> torch.Tensor:
-    out = torch.empty(len(src))
-    for a in range(0, len(src), cfg.pair_chunk):
-        out[a:a + cfg.pair_chunk] = score_pairs(index, src[a:a + cfg.pair_chunk], cand[a:a + cfg.pair_chunk], cfg)
+def candidate_variants(index: SearchIndex, cand: torch.Tensor, variant: Variant) -> tuple[PartMaps, torch.Tensor]:
+    """(P,) candidate positions -> their part maps shown as ``variant`` (on the index canvas), and (P,) bool:
+    usable. A rescaled candidate is usable only when the person lies wholly on the canvas before and after (no
+    cut edge shrinks into view, nothing is pushed off)."""
+    base = index.mirrored() if variant.flip else index
+    if variant.scale == 1.0:
+        return PartMaps(*(t[cand] for t in (base.labels_t, base.kps_t, base.masks, base.coded, base.area,
+                                            base.part_vis))), torch.ones(len(cand), dtype=torch.bool)
+    views = moved_maps(base, cand, np.zeros(len(cand), bool), np.full(len(cand), variant.scale, np.float32),
+                       index.size)
+    return views, ~index.border[cand] & ~touches_border(views.labels_t)
+
+
+def _score_many(index: SearchIndex, src: torch.Tensor, cand: torch.Tensor, cfg: SearchConfig,
+                variant: torch.Tensor | None = None) -> torch.Tensor:
+    """Scores of (P,) pairs, ``variant`` (P,) indexing ``cfg.variants`` (None: all as they are). An unusable
+    variant (see ``candidate_variants``) or one without a part the source needs scores inf."""
+    out = torch.full((len(src),), math.inf)
+    table = cfg.variants
+    variant = torch.zeros(len(src), dtype=torch.long) if variant is None else variant
+    for vid in variant.unique().tolist():
+        v, sel = table[vid], (variant == vid).nonzero()[:, 0]
+        if v.scale != 1.0:  # a person cut by the canvas border is never rescaled: skip it before moving maps
+            sel = sel[~index.border[cand[sel]]]
+        for a in range(0, len(sel), cfg.pair_chunk):
+            rows = sel[a:a + cfg.pair_chunk]
+            s, c = src[rows], cand[rows]
+            if v.is_identity:
+                out[rows] = score_pairs(index, s, c, cfg)
+                continue
+            views, usable = candidate_variants(index, c, v)
+            need = index.part_vis[s] if cfg.required_parts is None else torch.tensor(
+                [n in cfg.required_parts for n in PART_NAMES]).expand(len(s), NUM_PARTS)
+            sc = score_pairs(index, s, torch.arange(len(c)), cfg, candidates=views)
+            out[rows] = sc.masked_fill(~usable | (need & ~views.part_vis).any(1), math.inf)
     return out
+
+
+def _expand_variants(index: SearchIndex, cfg: SearchConfig, columns: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Candidate columns (M,) -> positions and variant ids (M * scales,), each column once per scale, in order."""
+    n, ns = len(index), len(cfg.variants) // (2 if cfg.flip else 1)
+    pos = (columns % n).repeat_interleave(ns)
+    var = ((columns // n) * ns).repeat_interleave(ns) + torch.arange(ns).repeat(len(columns))
+    return pos, var
 
 
 # ------------------------------------------------------------------------------------- search
 
 def iter_search(index: SearchIndex, sources: Sequence[int] | None = None, cfg: SearchConfig | None = None
                 ) -> Iterator[list[SearchResult]]:
-    """Search the best candidate for each source; yields one list of results per ``cfg.source_chunk``
-    sources, in the order given. Each source's result depends only on the source and the index."""
+    """Search the best candidate (and variant) for each source; yields one list of results per
+    ``cfg.source_chunk`` sources, in the order given. Each source's result depends only on the source and the
+    index."""
     cfg = cfg or SearchConfig()
+    table = cfg.variants
     srcs = list(range(len(index))) if sources is None else [int(s) for s in sources]
     with torch.inference_mode():
         for a in range(0, len(srcs), cfg.source_chunk):
             chunk = torch.tensor(srcs[a:a + cfg.source_chunk], dtype=torch.long)
-            lists = candidate_lists(index, chunk, cfg)
-            lens = [len(c) for c in lists]
+            expanded = [_expand_variants(index, cfg, cols) for cols in candidate_lists(index, chunk, cfg)]
+            lens = [len(p) for p, _ in expanded]
             all_src = torch.repeat_interleave(chunk, torch.tensor(lens, dtype=torch.long))
-            all_cand = torch.cat(lists) if lists else torch.empty(0, dtype=torch.long)
-            scores = _score_many(index, all_src, all_cand, cfg)
+            all_cand = torch.cat([p for p, _ in expanded]) if expanded else torch.empty(0, dtype=torch.long)
+            all_var = torch.cat([v for _, v in expanded]) if expanded else torch.empty(0, dtype=torch.long)
+            scores = _score_many(index, all_src, all_cand, cfg, all_var if len(table) > 1 else None)
             out, off = [], 0
-            for s, cands, n in zip(chunk.tolist(), lists, lens):
+            for s, (cands, var), n in zip(chunk.tolist(), expanded, lens):
                 sc = scores[off:off + n]
                 off += n
-                if n == 0:
+                if n == 0 or not bool(torch.isfinite(sc).any()):
                     out.append(SearchResult(s, -1, math.nan, math.nan, 0))
                     continue
                 # stable: ties go to the earlier candidate in the list; lists are index-ordered for
-                # exhaustive search and distance-ordered (then index) for the prefilter
+                # exhaustive search and distance-ordered (then index) for the prefilter, variants identity first
                 order = torch.argsort(sc, stable=True)
                 best = int(order[0])
-                # runner-up: the best candidate that is not an exact copy of the winner
+                # runner-up: the best other candidate (not a variant nor an exact copy of the winner)
                 groups = index.dup_group[cands[order]]
-                other = order[groups != groups[0]]
+                other = order[(groups != groups[0]) & torch.isfinite(sc[order])]
                 margin = float(sc[other[0]] - sc[best]) if len(other) else math.nan
-                out.append(SearchResult(s, int(cands[best]), float(sc[best]), margin, n))
+                v = table[int(var[best])]
+                out.append(SearchResult(s, int(cands[best]), float(sc[best]), margin, int(torch.isfinite(sc).sum()),
+                                        v.flip, v.scale))
             yield out
 
 
@@ -301,7 +418,7 @@ def prefilter_agreement(index: SearchIndex, k: int = 64, sources: Sequence[int] 
     lists = []
     for a in range(0, len(srcs), base.source_chunk):
         lists += candidate_lists(index, srcs[a:a + base.source_chunk], SearchConfig(**{**base.__dict__, "k": k}))
-    in_topk = np.array([bool((lst == e.candidate).any()) for lst, (e, _) in zip(lists, keep)])
+    in_topk = np.array([bool((lst % len(index) == e.candidate).any()) for lst, (e, _) in zip(lists, keep)])
     return {
         "sources": len(keep), "k": k, "mean_candidates": float(np.mean([e.num_candidates for e, _ in keep])),
         "agreement": float(agree.mean()), "in_topk": float(in_topk.mean()),

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -22,9 +23,11 @@ import torch
 from ..canvas import LABEL_PAD, Canvas
 from ..data import find_person_folders, read_label_png
 from ..errors import DataError
-from ..parsing import NUM_LABELS, merge_lip
-from ..parts import NUM_PARTS, PART_KEYPOINTS, part_masks_torch
+from ..parsing import FLIP_LABELS, NUM_LABELS, merge_lip
+from ..parts import MIRROR_PART, NUM_PARTS, PART_KEYPOINTS, part_masks_torch
 from ..pose import read_keypoints_csv
+from ..splits import identity
+from .variants import flip_keypoints_batch, variant_grid
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +42,14 @@ NUM_BONES = len(_BONES) + 1
 
 def person_id(name: str) -> str:
     """Identity key used to exclude the same person: DeepFashion ``...idXXXXXXXX_...`` -> ``idXXXXXXXX``;
-    VITON ``000003_0.jpg`` -> ``000003``; otherwise the name without extension."""
+    Market ``0001_c3s1_000551_03.jpg`` -> ``0001`` (``sps.splits.identity``); VITON ``000003_0.jpg`` -> ``000003``;
+    otherwise the name without extension."""
     m = re.search(r"(id\d{8})", name)
     if m:
         return m.group(1)
     stem = Path(name).stem
+    if identity(name) != stem:  # a pattern sps.splits knows (Market)
+        return identity(name)
     return stem.rsplit("_", 1)[0] if "_" in stem else stem
 
 
@@ -57,6 +63,64 @@ def _load_raw(args: tuple[str, tuple[int, int]]) -> tuple[np.ndarray, tuple[int,
 
 
 @dataclass
+class PartMaps:
+    """Per-image part tensors the scoring reads, for N images on an (h, w) canvas (the index's own, or the
+    flipped / rescaled candidate variants built during a search).
+
+    ``labels_t`` (N, h, w) uint8, ``kps_t`` (N, 18, 2), ``masks`` (N, 10, h, w) bool part masks, ``coded``
+    (N, 10, h, w) uint8 = label + 1 inside each part mask (else 0), ``area`` (N, 10) int32 mask areas,
+    ``part_vis`` (N, 10) bool, ``shape`` (N, 10 * 10) per-part label fractions (prefilter; None for variants).
+    """
+
+    labels_t: torch.Tensor
+    kps_t: torch.Tensor
+    masks: torch.Tensor
+    coded: torch.Tensor
+    area: torch.Tensor
+    part_vis: torch.Tensor
+    shape: torch.Tensor | None = None
+
+    @classmethod
+    def build(cls, labels_t: torch.Tensor, kps_t: torch.Tensor, size: tuple[int, int], chunk: int = 512) -> PartMaps:
+        """Part masks drawn from each pose, and the label codes / fractions inside them."""
+        n, (h, w) = len(labels_t), size
+        masks = torch.zeros(n, NUM_PARTS, h, w, dtype=torch.bool)
+        shape = torch.zeros(n, NUM_PARTS * NUM_LABELS)
+        for a in range(0, n, chunk):
+            b = min(n, a + chunk)
+            m = part_masks_torch(kps_t[a:b], (h, w)) > 0.5  # (B, 10, h, w)
+            masks[a:b] = m
+            oh = torch.nn.functional.one_hot(labels_t[a:b].long(), NUM_LABELS).float()  # (B, h, w, L)
+            cnt = torch.einsum("bphw,bhwl->bpl", m.float(), oh)  # (B, 10, L)
+            shape[a:b] = (cnt / cnt.sum(-1, keepdim=True).clamp(min=1)).reshape(b - a, -1)
+        coded = (labels_t[:, None] + 1) * masks  # (N, 10, h, w) uint8
+        area = masks.flatten(2).sum(-1, dtype=torch.int32)  # (N, 10)
+        return cls(labels_t, kps_t, masks, coded, area, masks.flatten(2).any(-1), shape)
+
+
+def touches_border(labels: torch.Tensor) -> torch.Tensor:
+    """(P, h, w) labels -> (P,) bool: some person pixel lies on the canvas border (the person is cut there)."""
+    fg = labels > 0
+    return fg[:, 0].any(1) | fg[:, -1].any(1) | fg[:, :, 0].any(1) | fg[:, :, -1].any(1)
+
+
+_MIRROR = torch.tensor(MIRROR_PART)
+
+
+def moved_maps(maps: PartMaps | SearchIndex, pos: torch.Tensor, flip: np.ndarray, scale: np.ndarray,
+               size: tuple[int, int]) -> PartMaps:
+    """The part maps of (P,) positions of ``maps`` flipped and rescaled (``sps.search.variants``): labels and part
+    masks moved by the same sampling grid (mirrored parts swap sides), keypoints moved with them."""
+    g = variant_grid(maps.kps_t[pos].numpy(), flip, scale, size)
+    labels = torch.from_numpy(g.labels(maps.labels_t[pos].numpy()))  # (P, h, w)
+    m = torch.from_numpy(g.resample(maps.masks[pos].permute(0, 2, 3, 1).numpy(), False)).permute(0, 3, 1, 2)
+    m = torch.where(torch.from_numpy(np.asarray(flip, bool))[:, None, None, None], m[:, _MIRROR], m).contiguous()
+    coded = (labels[:, None] + 1) * m  # (P, 10, h, w)
+    return PartMaps(labels, torch.from_numpy(g.kps), m, coded, m.flatten(2).sum(-1, dtype=torch.int32),
+                    m.flatten(2).any(-1))
+
+
+@dataclass
 class SearchIndex:
     """Everything the search needs, for N images on one (h, w) canvas.
 
@@ -65,10 +129,12 @@ class SearchIndex:
         labels: (N, h, w) uint8 sps label ids.
         kps: (N, 18, 2) float32 canvas xy, -1 missing.
         dataset: name of the folder (written to the CSV when several folders are searched).
-    Derived on construction: ``masks`` (N, 10, h, w) bool part masks, ``part_vis`` (N, 10) bool,
-    ``coded`` (N, 10, h, w) uint8 = (label + 1) inside each part mask, else 0,
-    ``bones`` (N, NUM_BONES, 2) unit bone directions and ``bone_vis`` (N, NUM_BONES),
-    ``shape`` (N, 10 * 10) per-part label fractions (a pose-independent clothing-shape descriptor).
+        persons: N identity keys (default ``person_id`` of each name).
+        origins: N folder names, one per image (default ``dataset``); an index of several folders
+            (``concat_indexes``) keeps them apart.
+    Derived on construction (``PartMaps``): ``masks``, ``part_vis``, ``coded``, ``area``, ``shape`` (a
+    pose-independent clothing-shape descriptor), and ``bones`` (N, NUM_BONES, 2) unit bone directions with
+    ``bone_vis`` (N, NUM_BONES).
     """
 
     names: list[str]
@@ -76,6 +142,7 @@ class SearchIndex:
     kps: np.ndarray
     dataset: str = ""
     persons: list[str] = field(default_factory=list)
+    origins: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         n = len(self.names)
@@ -83,6 +150,8 @@ class SearchIndex:
             raise DataError(f"index sizes disagree: {n} names, labels {self.labels.shape}, kps {self.kps.shape}")
         if not self.persons:
             self.persons = [person_id(x) for x in self.names]
+        if not self.origins:
+            self.origins = [self.dataset] * n
         self.size = tuple(self.labels.shape[1:])
         self.labels_t = torch.from_numpy(np.ascontiguousarray(self.labels))
         self.kps_t = torch.from_numpy(np.ascontiguousarray(self.kps, dtype=np.float32))
@@ -91,26 +160,45 @@ class SearchIndex:
     def __len__(self) -> int:
         return len(self.names)
 
-    def _derive(self, chunk: int = 512) -> None:
-        n, (h, w) = len(self), self.size
-        self.masks = torch.zeros(n, NUM_PARTS, h, w, dtype=torch.bool)
-        self.shape = torch.zeros(n, NUM_PARTS * NUM_LABELS)
-        for a in range(0, n, chunk):
-            b = min(n, a + chunk)
-            m = part_masks_torch(self.kps_t[a:b], (h, w)) > 0.5  # (B, 10, h, w)
-            self.masks[a:b] = m
-            oh = torch.nn.functional.one_hot(self.labels_t[a:b].long(), NUM_LABELS).float()  # (B, h, w, L)
-            cnt = torch.einsum("bphw,bhwl->bpl", m.float(), oh)  # (B, 10, L)
-            self.shape[a:b] = (cnt / cnt.sum(-1, keepdim=True).clamp(min=1)).reshape(b - a, -1)
-        self.part_vis = self.masks.flatten(2).any(-1)  # (N, 10)
-        self.coded = (self.labels_t[:, None] + 1) * self.masks  # (N, 10, h, w) uint8
-        self.area = self.masks.flatten(2).sum(-1, dtype=torch.int32)  # (N, 10)
+    def _derive(self) -> None:
+        n = len(self)
+        maps = PartMaps.build(self.labels_t, self.kps_t, self.size)
+        self.masks, self.shape, self.part_vis, self.coded, self.area = (maps.masks, maps.shape, maps.part_vis,
+                                                                        maps.coded, maps.area)
         self.bones, self.bone_vis = bone_directions(self.kps_t)
         # Exact duplicates (same label map and pose under another name, e.g. VITON has some): one group
         # each. A duplicate of the source is the source itself, and a duplicate of the winner is no runner-up.
         groups: dict[bytes, int] = {}
         keys = [hashlib.sha1(self.labels[i].tobytes() + self.kps[i].tobytes()).digest() for i in range(n)]
         self.dup_group = torch.tensor([groups.setdefault(k, len(groups)) for k in keys], dtype=torch.long)
+
+    def flipped(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Prefilter descriptors of every image mirrored (cached): bones (N, NUM_BONES, 2), bone_vis, shape
+        (N, 100) and part_vis (N, 10), with left and right parts and labels swapped."""
+        if not hasattr(self, "_flipped"):
+            kps = torch.from_numpy(flip_keypoints_batch(self.kps, self.size[1], np.ones(len(self), bool)))
+            bones, bone_vis = bone_directions(kps)
+            lut = torch.tensor(FLIP_LABELS)
+            shape = self.shape.reshape(len(self), NUM_PARTS, NUM_LABELS)[:, _MIRROR][:, :, lut].reshape(len(self), -1)
+            self._flipped = (bones, bone_vis, shape, self.part_vis[:, _MIRROR])
+        return self._flipped
+
+    def mirrored(self, chunk: int = 1024) -> PartMaps:
+        """Part maps of every image mirrored, left and right swapped (cached; as much memory as the index's own)."""
+        if not hasattr(self, "_mirrored"):
+            spans = [torch.arange(a, min(a + chunk, len(self))) for a in range(0, len(self), chunk)]
+            parts = [moved_maps(self, pos, np.ones(len(pos), bool), np.ones(len(pos), np.float32), self.size)
+                     for pos in spans]
+            self._mirrored = PartMaps(*(torch.cat(ts) for ts in zip(*(
+                (p.labels_t, p.kps_t, p.masks, p.coded, p.area, p.part_vis) for p in parts))))
+        return self._mirrored
+
+    @property
+    def border(self) -> torch.Tensor:
+        """(N,) bool: the person touches the canvas border (cut by the photo's edge), cached."""
+        if not hasattr(self, "_border"):
+            self._border = touches_border(self.labels_t)
+        return self._border
 
     @property
     def person_codes(self) -> torch.Tensor:
@@ -120,10 +208,22 @@ class SearchIndex:
             self._pcodes = torch.tensor([uniq[p] for p in self.persons], dtype=torch.long)
         return self._pcodes
 
+    @property
+    def origin_codes(self) -> torch.Tensor:
+        """(N,) int64 folder codes (equal code = same folder)."""
+        if not hasattr(self, "_ocodes"):
+            uniq = {o: i for i, o in enumerate(dict.fromkeys(self.origins))}
+            self._ocodes = torch.tensor([uniq[o] for o in self.origins], dtype=torch.long)
+        return self._ocodes
+
     def subset(self, idx: list[int] | np.ndarray) -> SearchIndex:
         idx = np.asarray(idx)
         return SearchIndex([self.names[i] for i in idx], self.labels[idx], self.kps[idx], self.dataset,
-                           [self.persons[i] for i in idx])
+                           [self.persons[i] for i in idx], [self.origins[i] for i in idx])
+
+    def positions_of(self, origin: str) -> list[int]:
+        """Positions of the images that come from folder ``origin``."""
+        return [i for i, o in enumerate(self.origins) if o == origin]
 
     def position(self, name: str) -> int:
         if not hasattr(self, "_pos"):
@@ -131,6 +231,19 @@ class SearchIndex:
         if name not in self._pos:
             raise DataError(f"{name!r} is not in the search index of {self.dataset or 'this folder'}")
         return self._pos[name]
+
+
+def concat_indexes(indexes: list[SearchIndex]) -> SearchIndex:
+    """One index over several folders (a cross-folder pool): identities are kept apart per folder
+    (``origin/person``), names keep their folder in ``origins``."""
+    if len(indexes) == 1:
+        return indexes[0]
+    if len({ix.size for ix in indexes}) != 1:
+        raise DataError(f"indexes on different canvases: {[ix.size for ix in indexes]}")
+    return SearchIndex([n for ix in indexes for n in ix.names], np.concatenate([ix.labels for ix in indexes]),
+                       np.concatenate([ix.kps for ix in indexes]), "+".join(ix.dataset for ix in indexes),
+                       [f"{o}/{p}" for ix in indexes for o, p in zip(ix.origins, ix.persons)],
+                       [o for ix in indexes for o in ix.origins])
 
 
 def bone_directions(kps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -189,6 +302,7 @@ def load_index(
     dataset: str = "",
     progress: bool = True,
     limit: int | None = None,
+    keep: Callable[[str], bool] | None = None,
 ) -> SearchIndex:
     """Build (or load from the on-disk cache) the search index of one folder.
 
@@ -202,6 +316,7 @@ def load_index(
         workers: processes for decoding PNGs (0 or 1 = in this process).
         cache_dir: where ``.npz`` caches live; None disables the cache.
         limit: only the first ``limit`` images (sorted by name); for tests and quick looks.
+        keep: only the images whose name passes it (e.g. the train identities, ``sps.splits.split_of``).
     Images without a keypoint row or without a parsing map are skipped (logged).
     """
     folder = Path(folder)
@@ -211,13 +326,16 @@ def load_index(
     poses = read_keypoints_csv(folder / "keypoints.csv")
     names, files = [], []
     for name in sorted(poses):
+        if keep is not None and not keep(name):
+            continue
         f = parsing_dir / (Path(name).stem + ".png")
         if f.is_file():
             names.append(name)
             files.append(f)
-    if len(names) < len(poses):
+    kept = len(poses) if keep is None else sum(1 for n in poses if keep(n))
+    if len(names) < kept:
         log.warning("%s: %d of %d images have no parsing map in %s; skipped",
-                    folder, len(poses) - len(names), len(poses), parsing_dir)
+                    folder, kept - len(names), kept, parsing_dir)
     if limit is not None:
         names, files = names[:limit], files[:limit]
     if not names:

@@ -83,13 +83,16 @@ class EvalFolderData(FolderData):
 
 @dataclass
 class PairData(DataOptions):
-    """Searched pseudo pairs (CSV source,candidate,score,margin from `python -m sps.search`)."""
+    """Searched pseudo pairs (CSV source,candidate,score,margin[,flip,scale,candidate_dataset] from
+    `python -m sps.search`: the candidate won mirrored and/or rescaled, from another folder when named)."""
 
     pairs: tuple[str, ...] = option(("pseudo_labels/viton_train.csv",), "pair CSV files (names inside `dataset`)")
     dataset: tuple[str, ...] = option(("viton/train",), "folder holding the images of each pair file, in order")
     parsing_dirs: dict[str, str] = option({}, "DATASET=DIR: predicted label maps (`python -m sps.predict`) of a folder")
     balance: bool = option(True, "repeat the smaller pair files so each gives an equal share of the steps")
-    max_margin: float = option(0.0, "keep only pairs with margin >= this (0 = keep all)")
+    min_margin: float = option(0.0, "keep only pairs with margin >= this (0 = keep all)")
+    max_score: float = option(0.0, "keep only pairs with score <= this (0 = keep all; a poorly matched source "
+                                   "scores near 1)")
 
 
 @dataclass

@@ -122,28 +122,50 @@ def first_items(ds: Dataset, n: int) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 class PseudoPairs(Dataset):
-    """Items `src_{image,kps,parsing}` and `tgt_{image,kps,parsing}` (tgt = the searched candidate)."""
+    """Items `src_{image,kps,parsing}` and `tgt_{image,kps,parsing}` (tgt = the searched candidate, shown as it won
+    the search: mirrored, then rescaled about its centre; `sps.search.variants`).
 
-    def __init__(self, base, pairs: list[tuple[str, str]]):
-        self.base, self.pairs = base, pairs
+    `pairs`: `sps.search.io.PseudoPair`s, or plain (source, candidate) names (the candidate as it is). `folders`:
+    person folders by name, for candidates whose `candidate_dataset` names another folder than `base`."""
+
+    def __init__(self, base, pairs: Sequence[Any], folders: dict[str, Any] | None = None):
+        from ..search.io import PseudoPair
+
+        self.base, self.folders = base, dict(folders or {})
+        self.pairs = [p if isinstance(p, PseudoPair) else PseudoPair(p[0], p[1], float("nan"), float("nan"))
+                      for p in pairs]
+        missing = sorted({p.candidate_dataset for p in self.pairs if p.candidate_dataset} - set(self.folders))
+        if missing:
+            raise ValueError(f"pseudo pairs name candidate folders {missing} that were not opened")
 
     def __len__(self) -> int:
         return len(self.pairs)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        a, b = self.pairs[i]
+        from ..search.variants import apply_variant
+
+        p = self.pairs[i]
+        cand_ds = self.folders[p.candidate_dataset] if p.candidate_dataset else self.base
         out = {}
-        for pre, name in (("src_", a), ("tgt_", b)):
-            it = self.base.get(self.base.index_of(name), flip=False)
+        for pre, ds, name, flip in (("src_", self.base, p.source, False), ("tgt_", cand_ds, p.candidate, p.flip)):
+            it = ds.get(ds.index_of(name), flip=flip)
             out.update({pre + "image": it["image"], pre + "kps": it["kps"], pre + "parsing": it["parsing"]})
+        if p.scale != 1.0:  # numpy, as in the loader's items
+            img = out["tgt_image"].numpy().transpose(1, 2, 0)[None]  # (1, H, W, 3) in [-1, 1]
+            kps, par, img = apply_variant(out["tgt_kps"].numpy()[None], np.zeros(1, bool), np.array([p.scale]),
+                                          img.shape[1:3], labels=out["tgt_parsing"].numpy()[None], image=img,
+                                          image_fill=1.0)  # white padding
+            out.update({"tgt_image": torch.from_numpy(np.ascontiguousarray(img[0].transpose(2, 0, 1))),
+                        "tgt_kps": torch.from_numpy(kps[0]), "tgt_parsing": torch.from_numpy(par[0])})
         return out
 
 
-def read_pairs(path: str | Path, min_margin: float = 0.0) -> list[tuple[str, str]]:
-    """(source, candidate) names from the search CSV (sps.search.io.read_pseudo_pairs)."""
+def read_pairs(path: str | Path, min_margin: float = 0.0, max_score: float = 0.0) -> list[Any]:
+    """The `sps.search.io.PseudoPair`s of a search CSV, with how each candidate won (flip, scale, its folder):
+    `PseudoPairs` applies them. 0 = no margin / score filter."""
     from ..search.io import read_pseudo_pairs
 
-    return [(p.source, p.candidate) for p in read_pseudo_pairs(path, min_margin=min_margin or None)]
+    return read_pseudo_pairs(path, min_margin=min_margin or None, max_score=max_score or None, variants=True)
 
 
 @dataclass
@@ -161,23 +183,34 @@ def pseudo_pairs(data, canvas: Sequence[int]) -> PairSets:
     if len(data.pairs) != len(data.dataset):
         raise ValueError(f"--data.pairs gives {len(data.pairs)} file(s) but --data.dataset {len(data.dataset)} "
                          "folder(s); give one folder per pair file")
-    unknown = set(data.parsing_dirs) - set(data.dataset)
+    files = {path: read_pairs(path, data.min_margin, data.max_score) for path in data.pairs}
+    cand_folders = {p.candidate_dataset for ps in files.values() for p in ps} - {""}
+    unknown = set(data.parsing_dirs) - set(data.dataset) - cand_folders
     if unknown:
-        raise ValueError(f"--data.parsing_dirs names {sorted(unknown)}, not in --data.dataset {list(data.dataset)}")
+        raise ValueError(f"--data.parsing_dirs names {sorted(unknown)}, not in --data.dataset {list(data.dataset)} "
+                         "nor a candidate folder of the pair files")
+    opened: dict[str, Any] = {}
+
+    def folder(name: str):
+        if name not in opened:
+            ds = open_folder(data, canvas, name, data.parsing_dirs.get(name))
+            opened[name] = ds, {n for n, ok in zip(ds.names, ds.has_parsing) if ok}  # in keypoints.csv, with a map
+        return opened[name]
+
     train_parts: list[PseudoPairs] = []
     held_out: dict[str, PseudoPairs] = {}
     for path, name in zip(data.pairs, data.dataset):
-        base = open_folder(data, canvas, name, data.parsing_dirs.get(name))
-        parsed = {n for n, ok in zip(base.names, base.has_parsing) if ok}  # in keypoints.csv, with a map
-        pairs = [(a, b) for a, b in read_pairs(path, data.max_margin) if a in parsed and b in parsed]
+        base, parsed = folder(name)
+        pairs = [p for p in files[path] if p.source in parsed and p.candidate in folder(p.candidate_dataset or name)[1]]
         if data.max_images:
             pairs = pairs[: data.max_images]
         if not pairs:
             raise ValueError(f"{path}: no usable pairs for {base.folder} (names must be in keypoints.csv "
                              f"and have parsing maps in {base.parsing_dir})")
+        others = {d: folder(d)[0] for d in {p.candidate_dataset for p in pairs} - {""}}
         n_val = min(data.eval_images, max(1, len(pairs) // 10)) if data.eval_images and len(pairs) > 1 else 0
-        train_parts.append(PseudoPairs(base, pairs[: len(pairs) - n_val]))
-        held_out[name] = PseudoPairs(base, pairs[len(pairs) - n_val:])
+        train_parts.append(PseudoPairs(base, pairs[: len(pairs) - n_val], others))
+        held_out[name] = PseudoPairs(base, pairs[len(pairs) - n_val:], others)
     counts = {name: len(p) for name, p in zip(data.dataset, train_parts)}
     train = balanced(train_parts) if data.balance or len(train_parts) == 1 else ConcatDataset(train_parts)
     return PairSets(train, held_out, counts)
