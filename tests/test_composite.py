@@ -101,8 +101,9 @@ def test_colour_loss_sees_a_cast_and_is_zero_for_the_same_colours():
 def composite_pipeline() -> SPSPipeline:
     pipe = SPSPipeline.from_pretrained(WEIGHTS)
     g_a = AppearanceGenerator.with_composite(pipe.appearance_generator).eval()
-    with torch.no_grad():
-        g_a.blend.bias[2] = 30.0  # mask = the warped source person: copy everything the source shows
+    with torch.no_grad():  # no residual flow, mask = the warped source person: copy everything the source shows
+        g_a.blend.weight.zero_()
+        g_a.blend.bias.copy_(torch.tensor([0.0, 0.0, 30.0]))
     pipe.model.appearance_generator = g_a
     return pipe
 
