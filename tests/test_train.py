@@ -335,3 +335,21 @@ def test_latest_pointer_ignores_half_written_checkpoints(tmp_path):
     assert latest_checkpoint(tmp_path).name == "ckpt-000002"
     (ck / "latest").write_text("ckpt-000004\n")  # pointer to something incomplete: fall back
     assert latest_checkpoint(tmp_path).name == "ckpt-000002"
+
+
+def test_pairs_whose_candidate_folder_is_missing_are_skipped(tmp_path, pairs_csv, caplog):
+    """A pair file may name candidates in a folder this machine lacks (CCP prepared elsewhere): those pairs are
+    skipped with a warning, the rest train."""
+    from sps.train.stages.semantic import SemanticStage
+
+    rows = pairs_csv.read_text().splitlines()
+    lines = ["source,candidate,score,margin,flip,scale,candidate_dataset"]
+    lines += [f"{r},0,1.0," for r in rows[1:]]
+    lines.append(f"{rows[1].split(',')[0]},0001.jpg,0.5,0.1,0,1.0,runs/no_such_folder")
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("\n".join(lines) + "\n")
+    args = [*TINY, "--data.max_images", "0", "--data.pairs", str(mixed), "--data.eval_images", "0"]
+    stage = SemanticStage(C.resolve("semantic", args), None)
+    with caplog.at_level("WARNING"):
+        stage.build()
+    assert stage.pair_counts == {"viton/train": 12} and "runs/no_such_folder is not available" in caplog.text

@@ -6,6 +6,7 @@ model (`sps.models.SPSModel.person`) draws heatmaps and one-hot maps.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -16,6 +17,9 @@ from torch.utils.data import ConcatDataset, Dataset, Subset
 
 from .. import parsing as P
 from .. import pose as K
+from ..errors import DataError
+
+log = logging.getLogger(__name__)
 
 _FLIP_PERM = torch.tensor(K.FLIP_PERMUTATION)
 _FLIP_LABELS = torch.tensor(P.FLIP_LABELS, dtype=torch.long)
@@ -197,11 +201,20 @@ def pseudo_pairs(data, canvas: Sequence[int]) -> PairSets:
             opened[name] = ds, {n for n, ok in zip(ds.names, ds.has_parsing) if ok}  # in keypoints.csv, with a map
         return opened[name]
 
+    missing: set[str] = set()
+    for name in sorted(cand_folders - set(data.dataset)):  # another file's folder: optional (e.g. CCP, prepared)
+        try:
+            folder(name)
+        except DataError as exc:
+            missing.add(name)
+            log.warning("candidate folder %s is not available (%s): its pairs are skipped", name, exc)
+
     train_parts: list[PseudoPairs] = []
     held_out: dict[str, PseudoPairs] = {}
     for path, name in zip(data.pairs, data.dataset):
         base, parsed = folder(name)
-        pairs = [p for p in files[path] if p.source in parsed and p.candidate in folder(p.candidate_dataset or name)[1]]
+        pairs = [p for p in files[path] if p.source in parsed and p.candidate_dataset not in missing
+                 and p.candidate in folder(p.candidate_dataset or name)[1]]
         if data.max_images:
             pairs = pairs[: data.max_images]
         if not pairs:
