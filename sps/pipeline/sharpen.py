@@ -15,10 +15,9 @@ import torch.nn.functional as F
 
 from ..models import flow as W
 from ..models.appearance import AppearanceOutput
+from ..parts import NUM_PARTS
 from .reading import View
 from .window import Window
-
-NUM_PARTS = 10
 
 
 def _crop_up(canvas_map: torch.Tensor, window: Window) -> torch.Tensor:
