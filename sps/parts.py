@@ -54,6 +54,12 @@ LIMB_PARTS = tuple(range(2, 10))
 # Samples at x, y + 4 in normalised coordinates: entirely outside [-1, 1], so grid_sample gives zeros.
 OUTSIDE_THETA = torch.tensor([[1.0, 0.0, 4.0], [0.0, 1.0, 4.0]])
 
+
+def usable_parts(theta: torch.Tensor) -> torch.Tensor:
+    """(B, 10, 2, 3) transforms from ``part_transforms_torch`` -> (B, 10) bool: the parts that got a transform
+    (its ``valid``), i.e. those not carrying ``OUTSIDE_THETA``."""
+    return (theta != OUTSIDE_THETA.to(theta)).flatten(-2).any(-1)
+
 # Part mask shape parameters, as fractions of the person's scale (see _person_scale).
 LIMB_RADIUS = 0.22
 TORSO_MARGIN = 0.12

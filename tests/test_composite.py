@@ -124,3 +124,15 @@ def test_photo_resolution_composite_reproduces_the_photo_in_its_own_pose(composi
     blurred = paste(photo, win, res.canvas["image"][0], torch.ones(1, *composite_pipeline.canvas)).astype(np.float32)
     assert sharp < 2.0  # grey levels: the photo itself
     assert sharp < 0.25 * np.abs(blurred - photo)[core].mean()
+
+
+def test_usable_parts_is_the_transforms_valid_flag():
+    from sps.parts import usable_parts
+
+    kps = _pose()
+    target = kps.clone()
+    kps[:, 4] = -1  # the source's right wrist missing: its forearm falls back to the mirrored one
+    kps[:, [6, 7]] = -1  # both left arm joints missing: no transform for the left forearm
+    theta, valid = part_transforms_torch(kps, target, (64, 48))
+    assert not bool(valid.all())
+    torch.testing.assert_close(usable_parts(theta), valid)

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..parts import part_masks_torch, part_transforms_torch
+from ..parts import part_masks_torch, part_transforms_torch, usable_parts
 from . import flow as W
 from .blocks import ConvBlock, DeformableSkip, ResBlock, scale_keypoints, upsample_to
 from .config import AppearanceGeneratorConfig
@@ -203,21 +203,22 @@ class AppearanceGenerator(HubModel, pipeline_tag="image-to-image"):
             if alpha > 0:
                 l_out, feat = self.local(app, tgt, theta, masks, g_feat)
                 image = alpha * torch.tanh(l_out) + (1 - alpha) * image
-        out = self._composite(image, feat, src_image, src_parsing, tgt_parsing, src_kps, tgt_kps) if self.blend is not None \
-            else AppearanceOutput(image, image)
+        if self.blend is None:
+            out = AppearanceOutput(image, image)
+        else:  # the part masks at full size: the finest skip's when the local enhancer made them at that size
+            full = masks if tuple(masks.shape[-2:]) == size else part_masks_torch(tgt_kps.float().to(app.device), size)
+            out = self._composite(image, feat, src_image, src_parsing, tgt_parsing, theta, full)
         return out if details else out.image
 
     def _composite(self, generated: torch.Tensor, feat: torch.Tensor, src_image: torch.Tensor,
-                   src_parsing: torch.Tensor, tgt_parsing: torch.Tensor, src_kps: torch.Tensor,
-                   tgt_kps: torch.Tensor) -> AppearanceOutput:
+                   src_parsing: torch.Tensor, tgt_parsing: torch.Tensor, theta: torch.Tensor,
+                   masks: torch.Tensor) -> AppearanceOutput:
         """The source warped by the part-wise affine warp + the head's residual flow, blended with ``generated``.
 
         The mask's prior is the agreement of the warped source parsing with the target parsing (copy where the
         warp lands a source face on a target face, generate where it lands a face on target hair); the head's
         mask channel is a residual logit on that prior."""
-        size = tuple(generated.shape[-2:])
-        theta, valid = part_transforms_torch(src_kps.float(), tgt_kps.float(), size)  # (B, 10, 2, 3), (B, 10)
-        choice = W.part_selection(part_masks_torch(tgt_kps.float(), size), valid)  # (B, 10, H, W)
+        choice = W.part_selection(masks, usable_parts(theta))  # (B, 10, H, W) from (B, 10, H, W) target part masks
         head = self.blend(feat)  # (B, 3, H, W)
         flow = FLOW_SCALE * head[:, :2]
         grid = W.selected_grid(theta, choice) + flow.permute(0, 2, 3, 1)  # (B, H, W, 2)

@@ -52,16 +52,18 @@ def target_coordinates(size: tuple[int, int], device: torch.device | str = "cpu"
 
 
 def selected_grid(theta: torch.Tensor, choice: torch.Tensor, coords: torch.Tensor | None = None) -> torch.Tensor:
-    """(B, 10, 2, 3) target->source transforms and a (B, 10, H, W) one-hot (or soft) choice -> (B, H, W, 2)
-    sampling grid in normalised source coordinates: each pixel moved by the transform of its part.
-    ``coords``: (H, W, 3) from ``target_coordinates`` (default: the whole canvas)."""
-    b, k, h, w = choice.shape
+    """(B, 10, 2, 3) target->source transforms and the part of each pixel, as a (B, 10, H, W) one-hot (or soft)
+    choice or a (B, H, W) part index -> (B, H, W, 2) sampling grid in normalised source coordinates: each pixel
+    moved by the transform of its part. ``coords``: (H, W, 3) from ``target_coordinates`` (default: the canvas)."""
+    index = choice.dim() == 3
+    b, h, w = choice.shape[0], choice.shape[-2], choice.shape[-1]
     if coords is None:
         coords = target_coordinates((h, w), choice.device)
     grid = torch.zeros(b, h, w, 2, dtype=theta.dtype, device=theta.device)
-    for j in range(k):  # one part at a time: (B, H, W, 2) memory, not (B, 10, H, W, 2)
+    for j in range(theta.shape[1]):  # one part at a time: (B, H, W, 2) memory, not (B, 10, H, W, 2)
         moved = torch.einsum("hwc,bdc->bhwd", coords.to(theta.dtype), theta[:, j])  # (B, H, W, 2)
-        grid = grid + choice[:, j, ..., None].to(theta.dtype) * moved
+        weight = (choice == j) if index else choice[:, j]
+        grid = grid + weight[..., None].to(theta.dtype) * moved
     return grid
 
 

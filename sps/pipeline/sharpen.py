@@ -11,20 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..models import flow as W
 from ..models.appearance import AppearanceOutput
 from ..parts import NUM_PARTS
+from .compose import to_window
 from .reading import View
 from .window import Window
-
-
-def _crop_up(canvas_map: torch.Tensor, window: Window) -> torch.Tensor:
-    """(B, C, H, W) canvas map -> (B, C, h, w) over the window's own pixels (its canvas content box, bilinear)."""
-    t, l, h, w = window.canvas.content
-    return F.interpolate(canvas_map[..., t:t + h, l:l + w].float(), size=(window.height, window.width),
-                         mode="bilinear", align_corners=False)
 
 
 def _content_box(window: Window) -> tuple[float, float, float, float]:
@@ -60,21 +53,17 @@ def window_composite(app: AppearanceOutput, source: View, window: Window) -> tor
     dev = app.grid.device
     coords = W.target_coordinates(size, dev, _content_box(window))  # (h, w, 3) normalised target canvas
     # the part each window pixel follows: the upsampled one-hot's largest channel (smooth part edges)
-    best = torch.full((1, 1, *size), -1.0, device=dev)
-    idx = torch.zeros((1, 1, *size), dtype=torch.long, device=dev)
+    best = torch.full((1, *size), -1.0, device=dev)
+    part = torch.zeros((1, *size), dtype=torch.long, device=dev)  # (1, h, w)
     for j in range(NUM_PARTS):
-        up = _crop_up(app.choice[:1, j:j + 1], window)
-        idx = torch.where(up > best, torch.full_like(idx, j), idx)
+        up = to_window(window, app.choice[0, j:j + 1])  # (1, h, w)
+        part = torch.where(up > best, torch.full_like(part, j), part)
         best = torch.maximum(best, up)
-    grid = torch.zeros((1, *size, 2), device=dev)
-    for j in range(NUM_PARTS):
-        moved = torch.einsum("hwc,dc->hwd", coords, app.theta[0, j].float())[None]  # (1, h, w, 2)
-        grid = torch.where((idx[:, 0] == j)[..., None], moved, grid)
-    grid += _crop_up(app.flow[:1], window).permute(0, 2, 3, 1)
+    grid = W.selected_grid(app.theta[:1].float(), part, coords)  # (1, h, w, 2)
+    grid += to_window(window, app.flow[0]).permute(1, 2, 0)[None]
     photo = torch.from_numpy(np.array(source.source.photo.array)).to(dev)  # a writable copy (uint8)
     photo = photo.permute(2, 0, 1)[None].float().div_(127.5).sub_(1)  # (1, 3, H0, W0)
     warped = W.sample(photo, _canvas_to_photo(grid, source))[0]  # (3, h, w)
-    del grid, coords, idx, best
-    mask = _crop_up(app.mask[:1], window)[0].clamp_(0, 1)  # (1, h, w)
-    generated = _crop_up(app.generated[:1], window)[0]
-    return W.composite(generated, warped, mask)
+    del grid, coords, part, best
+    mask = to_window(window, app.mask[0]).clamp_(0, 1)  # (1, h, w)
+    return W.composite(to_window(window, app.generated[0]), warped, mask)
