@@ -20,12 +20,13 @@ one run, on the same pairs:
 Metrics at the photo's own resolution (model outputs upsampled to it): SSIM, mask-SSIM, PSNR, L1, PCKh (our pose
 estimator on the output), parsing mIoU, the colour shift in CIELAB inside the person mask (Δa*, Δb*, colour err)
 and FID / KID on EfficientNet-Lite0 features (not Inception FID). See ``sps.metrics``. Writes ``results.md``,
-``metrics.csv``, ``per_pair.csv`` and ``grid.png`` under ``--out``.
+``metrics.csv``, ``per_pair.csv`` and ``grid.png`` under ``--out``; ``read_metrics`` and ``read_per_pair`` read the
+two CSV files back.
 """
 from .peers import read_peers
-from .report import markdown_table, save_grid
-from .run import COPY, OURS, OURS_GT, WARP, evaluate, load_ablation
+from .report import markdown_table, read_metrics, read_per_pair, save_grid
+from .run import COPY, OURS, OURS_GT, WARP, evaluate, load_ablation, select_pairs
 from .scores import COLUMNS, MethodScores, PairScore
 
 __all__ = ["COLUMNS", "COPY", "OURS", "OURS_GT", "WARP", "MethodScores", "PairScore", "evaluate", "load_ablation",
-           "markdown_table", "read_peers", "save_grid"]
+           "markdown_table", "read_metrics", "read_peers", "read_per_pair", "save_grid", "select_pairs"]

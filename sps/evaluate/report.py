@@ -105,3 +105,24 @@ def write_outputs(out: Path, summary: dict[str, dict[str, float]], per_pair: lis
     if skipped:
         notes += ["", "Skipped pairs:", *[f"- {s}" for s in skipped[:20]]]
     (out / "results.md").write_text("\n".join(notes) + "\n")
+
+
+def read_metrics(path: str | Path) -> dict[str, dict[str, float]]:
+    """A ``metrics.csv`` written by ``evaluate`` back into the dict it returned: {method: {column: value, "pairs":
+    n}} in the file's order (columns of ``COLUMNS``; "nan" where a method has no value). ``markdown_table`` takes it."""
+    with Path(path).open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return {r["method"]: {"pairs": int(r["pairs"]), **{c: float(r[c]) for c in COLUMNS}} for r in rows}
+
+
+def read_per_pair(path: str | Path, metric: str = "SSIM") -> dict[str, dict[tuple[str, str], float]]:
+    """A ``per_pair.csv`` written by ``evaluate`` -> {method: {(from, to): value of ``metric``}} ("SSIM" or "PSNR"),
+    each method with only the pairs it has a value for (a published peer covers a subset)."""
+    with Path(path).open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    suffix = f": {metric}"
+    methods = [k[: -len(suffix)] for k in (rows[0] if rows else {}) if k.endswith(suffix)]
+    if rows and not methods:
+        raise ValueError(f"{path}: no '<method>{suffix}' column")
+    return {m: {(r["from"], r["to"]): float(r[m + suffix]) for r in rows if r[m + suffix] not in ("", None)}
+            for m in methods}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -86,34 +87,47 @@ class _Scorer:
         return None if self.feat_net is None else self.feat_net([img])
 
 
-def select_pairs(pairs_csv: Path, split: str | None, limit: int | None) -> tuple[list[Pair], dict[str, np.ndarray]]:
-    """The pairs of ``pairs_csv`` whose two images belong to ``split`` (sps.splits), and every keypoint."""
+def select_pairs(pairs_csv: str | Path, split: str | None, limit: int | None,
+                 only: Iterable[Pair] | None = None) -> tuple[list[Pair], dict[str, np.ndarray]]:
+    """The pairs of ``pairs_csv`` whose two images belong to ``split`` (sps.splits), in the file's order, and every
+    keypoint. ``only``: keep just these (from, to) pairs (each must be one of the split's pairs); ``limit``: then
+    the first N."""
     from ..data import read_pairs
     from ..splits import split_of
 
+    pairs_csv = Path(pairs_csv)
     kps_all = K.read_keypoints_csv(pairs_csv.parent / "keypoints.csv")
     pairs = read_pairs(pairs_csv, names=kps_all.keys())
     if split:
         pairs = [(a, b) for a, b in pairs if split_of(a) == split and split_of(b) == split]
+    if only is not None:
+        wanted = {tuple(p) for p in only}
+        if unknown := wanted - set(pairs):
+            raise SPSError(f"{len(unknown)} pair(s) not among the {split or 'all'} pairs of {pairs_csv}, e.g. "
+                           f"{min(unknown)}")
+        pairs = [p for p in pairs if p in wanted]
     return pairs[:limit] if limit else pairs, kps_all
 
 
 def evaluate(pairs_csv: str | Path, weights: str | Path | None = None, out: str | Path = "eval_out",
              limit: int | None = None, ablations: dict[str, str] | None = None, fid: bool = True,
              grid_rows: int = 6, pipeline: SPSPipeline | None = None, split: str | None = "test",
-             peers: str | Path | None = None) -> dict[str, dict[str, float]]:
+             peers: str | Path | None = None, only: Iterable[Pair] | None = None,
+             progress: bool = True) -> dict[str, dict[str, float]]:
     """Run the evaluation; returns {method: {metric: value}} and writes the files under ``out``.
 
     ``split``: keep the pairs whose two images belong to this identity split of ``sps.splits`` ("test": the
     identities training never sees; None: every pair). ``peers``: a folder of published outputs
     (``METHOD/FROM__TO.png``): each method gets a row on its pairs (those among the evaluated ones) and ours a
-    row on exactly the same pairs.
+    row on exactly the same pairs. ``only``: evaluate just these (from, to) pairs of the split (a fixed subset for a
+    quick run; ``select_pairs`` lists the split's pairs). ``progress``: a tqdm bar over the pairs (a notebook's tqdm
+    ignores ``TQDM_DISABLE``; pass False there).
     """
     from ..data import load_image
 
     pairs_csv = Path(pairs_csv)
     folder = pairs_csv.parent
-    pairs, kps_all = select_pairs(pairs_csv, split, limit)
+    pairs, kps_all = select_pairs(pairs_csv, split, limit, only)
     peer_files = read_peers(peers, set(kps_all)) if peers else {}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -129,7 +143,7 @@ def evaluate(pairs_csv: str | Path, weights: str | Path | None = None, out: str 
     t0 = time.perf_counter()
     from tqdm.auto import tqdm
 
-    for key in tqdm(pairs, desc="evaluate", unit="pair"):
+    for key in tqdm(pairs, desc="evaluate", unit="pair", disable=not progress):
         src_name, tgt_name = key
         src, tgt = load_image(folder / "images" / src_name), load_image(folder / "images" / tgt_name)
         size = tgt.shape[:2]
@@ -180,7 +194,10 @@ def evaluate(pairs_csv: str | Path, weights: str | Path | None = None, out: str 
         if scores[row_name].pairs:
             same = set(scores[row_name].pairs)
             summary[row_name] = scores[row_name].summary(real_feats or None)
-            summary[f"ours, on the same {len(same)} pairs"] = scores[OURS].summary(real_feats or None, same)
+            ours_row = f"ours, on the same {len(same)} pairs"
+            if ours_row in summary:  # another peer has as many pairs: name this one's
+                ours_row += f" as {peer_label(method)}"
+            summary[ours_row] = scores[OURS].summary(real_feats or None, same)
     rows = [r for _, r in sorted(grid, key=lambda g: -g[0])[:grid_rows]]  # pairs with peer outputs first
     header = (f"# Evaluation: {pairs_csv}\n\n{len(per_pair)} of {len(pairs)} pairs ({split or 'all'} identities of "
               f"sps.splits) evaluated ({len(skipped)} skipped), weights: {weights or 'given pipeline'}"

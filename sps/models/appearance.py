@@ -37,7 +37,9 @@ class AppearanceOutput:
     already zero where the grid falls outside the source person), flow (2 channels: the learned residual, in
     normalised units), grid ((B, H, W, 2) normalised source coordinates), choice ((B, 10, H, W) one-hot part
     whose transform each pixel follows), theta ((B, 10, 2, 3) the part transforms), visible (B, 1, H, W: the
-    source person's mask sampled through the grid).
+    source person's mask sampled through the grid), agree (B, 1, H, W: how far the source labels moved by the grid
+    agree with the target parsing, in [0, 1]; the mask's prior is ``sigmoid(PRIOR_LOGIT * (2 * agree - 1)) *
+    visible``).
     """
 
     image: torch.Tensor
@@ -84,14 +86,25 @@ class DualEncoderGenerator(nn.Module):
         self.feat_channels = prev
         self.out = nn.Conv2d(prev, dec_widths[-1], 3, 1, 1)
 
+    @staticmethod
+    def _encode(encoder: nn.ModuleList, x: torch.Tensor) -> list[torch.Tensor]:
+        """The feature map after every level of ``encoder``."""
+        feats = []
+        for block in encoder:
+            x = block(x)
+            feats.append(x)
+        return feats
+
+    def appearance_features(self, app: torch.Tensor) -> list[torch.Tensor]:
+        """(B, 30, H, W) appearance stream -> the appearance encoder's features, one (B, enc_widths[i], h_i, w_i)
+        map per level i (stride 2^(i+1)): what the deformable skips move onto the target pose."""
+        return self._encode(self.app_enc, app)
+
     def forward(self, app: torch.Tensor, tgt: torch.Tensor, theta: torch.Tensor,
                 masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         size = app.shape[-2:]
-        skips = []
-        a, t = app, tgt
-        for ea, et in zip(self.app_enc, self.tgt_enc):
-            a, t = ea(a), et(t)
-            skips.append(self.skip(a, t, theta, masks))  # (B, 2C, h, w)
+        skips = [self.skip(a, t, theta, masks)  # (B, 2C, h, w) per level
+                 for a, t in zip(self.appearance_features(app), self._encode(self.tgt_enc, tgt))]
         h = skips[-1]
         for blk, s in zip(self.dec, skips[-2::-1]):
             h = blk(torch.cat([upsample_to(h, s.shape[-2:]), s], 1))
@@ -183,21 +196,14 @@ class AppearanceGenerator(HubModel, pipeline_tag="image-to-image"):
         ``alpha`` (local enhancer only): 0 = upsampled global output, 1 = local enhancer output.
         """
         size = tuple(src_image.shape[-2:])
-        keep = 1.0 if self.config.use_parsing else 0.0  # the "no parsing" baseline sees zeros
-        app = torch.cat([src_image, keep * src_parsing[:, 1:], src_pose], 1)  # (B, 30, H, W)
-        tgt = torch.cat([tgt_pose, keep * tgt_parsing[:, 1:]], 1)  # (B, 27, H, W)
-        # finest deformable skip: full resolution with the local enhancer, else stride 2
-        mask_size = size if self.local is not None else ((size[0] + 1) // 2, (size[1] + 1) // 2)
-        theta, masks = self.pose_geometry(src_kps.to(app.device), tgt_kps.to(app.device), size, mask_size)
-        masks = masks.to(app.dtype)
+        app = self._stream(src_image, src_parsing, src_pose)  # (B, 30, H, W)
+        tgt = torch.cat([tgt_pose, self._keep * tgt_parsing[:, 1:]], 1)  # (B, 27, H, W)
+        theta, masks = self._skip_geometry(src_kps, tgt_kps, app)
         if self.local is None:
             out, feat = self.globalnet(app, tgt, theta, masks)
             image = torch.tanh(out)
         else:
-            half = (size[0] // 2, size[1] // 2)
-            g_out, g_feat = self.globalnet(
-                F.interpolate(app, size=half, mode="bilinear", antialias=True, align_corners=False),
-                F.interpolate(tgt, size=half, mode="bilinear", antialias=True, align_corners=False), theta, masks)
+            g_out, g_feat = self.globalnet(self._global_input(app), self._global_input(tgt), theta, masks)
             image = upsample_to(torch.tanh(g_out), size)
             feat = upsample_to(g_feat, size)
             if alpha > 0:
@@ -209,6 +215,49 @@ class AppearanceGenerator(HubModel, pipeline_tag="image-to-image"):
             full = masks if tuple(masks.shape[-2:]) == size else part_masks_torch(tgt_kps.float().to(app.device), size)
             out = self._composite(image, feat, src_image, src_parsing, tgt_parsing, theta, full)
         return out if details else out.image
+
+    @property
+    def _keep(self) -> float:
+        """The factor on the parsing inputs: 0 for the "no parsing" baseline, which sees zeros."""
+        return 1.0 if self.config.use_parsing else 0.0
+
+    def _stream(self, src_image: torch.Tensor, src_parsing: torch.Tensor, src_pose: torch.Tensor) -> torch.Tensor:
+        """The appearance stream (B, 30, H, W): [I_s, S_s without background, p_s]."""
+        return torch.cat([src_image, self._keep * src_parsing[:, 1:], src_pose], 1)
+
+    def _global_input(self, x: torch.Tensor) -> torch.Tensor:
+        """A stream as the global generator gets it: as is, or at half resolution with the local enhancer."""
+        if self.local is None:
+            return x
+        return F.interpolate(x, size=(x.shape[-2] // 2, x.shape[-1] // 2), mode="bilinear", antialias=True,
+                             align_corners=False)
+
+    def _skip_geometry(self, src_kps: torch.Tensor, tgt_kps: torch.Tensor,
+                       app: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``pose_geometry`` for the canvas of ``app``, the masks drawn at the finest deformable skip (full
+        resolution with the local enhancer, else stride 2) in ``app``'s dtype."""
+        size = tuple(app.shape[-2:])
+        mask_size = size if self.local is not None else ((size[0] + 1) // 2, (size[1] + 1) // 2)
+        theta, masks = self.pose_geometry(src_kps.to(app.device), tgt_kps.to(app.device), size, mask_size)
+        return theta, masks.to(app.dtype)
+
+    def appearance_features(self, src_image: torch.Tensor, src_parsing: torch.Tensor,
+                            src_pose: torch.Tensor) -> list[torch.Tensor]:
+        """The appearance encoder's features of a source, as ``forward`` computes them: one (B, enc_widths[i],
+        h_i, w_i) map per level i (stride 2^(i+1) of the canvas; of the half-resolution input with the local
+        enhancer). Inputs as in ``forward``. These are the maps the deformable skips move onto the target pose."""
+        return self.globalnet.appearance_features(self._global_input(self._stream(src_image, src_parsing, src_pose)))
+
+    def skip_features(self, src_image: torch.Tensor, src_parsing: torch.Tensor, src_pose: torch.Tensor,
+                      src_kps: torch.Tensor, tgt_kps: torch.Tensor) -> list[torch.Tensor]:
+        """``appearance_features`` moved onto the target pose by the deformable skips, as ``forward`` computes
+        them: per level, each part's copy warped by its affine transform, kept inside the target part's mask and
+        merged over the parts; same shapes as ``appearance_features`` (``forward`` then concatenates each with
+        the target encoder's features of that level)."""
+        app = self._stream(src_image, src_parsing, src_pose)
+        theta, masks = self._skip_geometry(src_kps, tgt_kps, app)
+        feats = self.globalnet.appearance_features(self._global_input(app))
+        return [self.globalnet.skip.warp(f, theta, masks) for f in feats]
 
     def _composite(self, generated: torch.Tensor, feat: torch.Tensor, src_image: torch.Tensor,
                    src_parsing: torch.Tensor, tgt_parsing: torch.Tensor, theta: torch.Tensor,

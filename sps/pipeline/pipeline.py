@@ -25,6 +25,7 @@ from .poses import infer_upper_body, loose, missing_parts, names, place_on_perso
 from .result import PipelineResult
 from .settings import PLACEMENTS, PipelineSettings
 from .sharpen import window_composite
+from .painted import match_painted_colours
 from .weights import COMPONENTS, load_networks, resolve_weights
 from .window import Frame, Window
 
@@ -244,6 +245,9 @@ class SPSPipeline:
             target = self.model.person(None, P.one_hot(probs.argmax(1)).to(probs) if hard else probs, tkps)
             with timer("G_A"):
                 app = self.model.render(source, target, details=True)  # image (1, 3, H, W)
+                if self.settings.match_colours == "always" or (self.settings.match_colours == "edits"
+                                                               and tgt_parsing is not None):
+                    app = match_painted_colours(app, source.image, source.parsing, target.parsing)
         return SPSOutput(source, target, app.image, probs, logits, app)
 
     def _result(self, src: R.View, out: R.View, tgt_kps: np.ndarray, gen: SPSOutput, task: str,

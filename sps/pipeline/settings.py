@@ -12,6 +12,7 @@ from ..models.sps_model import SPSModelConfig
 PIPELINE_FILE = "pipeline.json"
 BACKGROUNDS = ("source", "generated")
 PLACEMENTS = ("frame", "person")
+COLOUR_MATCHING = ("edits", "always", "never")
 
 
 @dataclass
@@ -38,6 +39,10 @@ class PipelineSettings:
         target parsing, so that G_A paints skin or clothes there (sps.pipeline.compose.fill_holes).
     back_of_head: when the target pose faces away (the person's right shoulder on the image's right), the face label
         of G_S's target parsing becomes hair (sps.pipeline.compose.back_of_head).
+    match_colours: what G_A paints (rather than copies) of each target label is moved to the colour of that label
+        in the source, and skin the source does not show to the tone of the skin it does show
+        (sps.pipeline.painted.match_painted_colours): ``"edits"`` for a target parsing the caller gives (edits,
+        texture transfer), ``"always"`` (pose transfer too), or ``"never"``.
     """
 
     model: SPSModelConfig = field(default_factory=SPSModelConfig)
@@ -50,6 +55,7 @@ class PipelineSettings:
     max_side: int = 2048
     fill_holes: bool = True
     back_of_head: bool = True
+    match_colours: str = "edits"
 
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):
@@ -58,6 +64,8 @@ class PipelineSettings:
             raise ValueError(f"background must be one of {BACKGROUNDS}, got {self.background!r}")
         if self.placement not in PLACEMENTS:
             raise ValueError(f"placement must be one of {PLACEMENTS}, got {self.placement!r}")
+        if self.match_colours not in COLOUR_MATCHING:
+            raise ValueError(f"match_colours must be one of {COLOUR_MATCHING}, got {self.match_colours!r}")
         if not (isinstance(self.max_side, int) and self.max_side >= 64):
             raise ValueError(f"max_side must be a whole number of pixels >= 64, got {self.max_side!r}")
         if not 0 <= self.person_margin < 1:

@@ -16,8 +16,11 @@ from .core import (
                    search,
 )
 from .index import PartMaps, SearchIndex, bone_directions, concat_indexes, find_folders, load_index, person_id
+from .io import PseudoPair, read_pseudo_pairs
+from .plot import plot_search_result
 from .variants import Variant, apply_variant
 
-__all__ = ["PartMaps", "SearchConfig", "SearchIndex", "SearchResult", "Variant", "apply_variant", "bone_directions",
-           "candidate_lists", "candidate_mask", "concat_indexes", "find_folders", "iter_search", "load_index",
-           "person_id", "pose_distance", "prefilter_agreement", "score_pairs", "search"]
+__all__ = ["PartMaps", "PseudoPair", "SearchConfig", "SearchIndex", "SearchResult", "Variant", "apply_variant",
+           "bone_directions", "candidate_lists", "candidate_mask", "concat_indexes", "find_folders", "iter_search",
+           "load_index", "person_id", "plot_search_result", "pose_distance", "prefilter_agreement",
+           "read_pseudo_pairs", "score_pairs", "search"]

@@ -85,6 +85,7 @@ def plot_search_result(index: SearchIndex, result: SearchResult | int, candidate
     for ax, (title, img) in zip(axes.flat, panels):
         ax.imshow(img, interpolation="nearest")
         ax.set_title(title, fontsize=6)
-    fig.suptitle("part panels: warped source (bright) over candidate part (dim)", fontsize=7)
+    if parts:
+        fig.suptitle("part panels: warped source (bright) over candidate part (dim)", fontsize=7)
     fig.tight_layout()
     return fig
