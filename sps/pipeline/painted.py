@@ -47,9 +47,9 @@ def skin_tone(source_image: torch.Tensor, source_parsing: torch.Tensor) -> torch
 
 
 def reference_colours(source_image: torch.Tensor, source_parsing: torch.Tensor,
-                      target_probs: torch.Tensor) -> dict[int, tuple[torch.Tensor, float]]:
-    """label -> ((1, 3) colour, luminance variation kept, hue variation kept) for each person label of the target with a reference (see the
-    module docstring); labels without one are absent."""
+                      target_probs: torch.Tensor) -> dict[int, tuple[torch.Tensor, float, float]]:
+    """label -> ((1, 3) colour, share of G_A's luminance variation kept, share of its hue variation kept) for each
+    person label of the target with a reference (see the module docstring); labels without one are absent."""
     labels = tuple(range(1, NUM_LABELS))
     colours, source_area = region_colours(source_image, source_parsing, labels)  # (1, 9, 3), (1, 9)
     target_area = target_probs[:, 1:].mean((-2, -1))  # (1, 9)

@@ -14,9 +14,10 @@ and their configs), and the semantic stage's data as the trainer reads it: `read
 """
 from .config import STAGE_CONFIGS, resolve
 from .data import PseudoPairs, read_pairs
+from .plot import read_log
 from .stages import STAGES, get_stage
 
-__all__ = ["STAGES", "STAGE_CONFIGS", "PseudoPairs", "get_stage", "read_pairs", "resolve", "train"]
+__all__ = ["STAGES", "STAGE_CONFIGS", "PseudoPairs", "get_stage", "read_log", "read_pairs", "resolve", "train"]
 
 
 def train(stage: str, argv: list[str] | None = None) -> dict:
