@@ -6,11 +6,12 @@ Stages, in order: pose, parser, semantic, appearance, e2e. See `sps.train.config
 
 Modules: `config` (the stage configs) and `cli` (their command line), `data` (training data), `nets`
 (networks to start from), `stage` (the stage interface: loss declarations), `stages/` (one per stage),
-`loop` (the Accelerate loop), `checkpoint`, `grids` (sample images), `export` (model cards), `plot`.
+`loop` (the Accelerate loop), `checkpoint`, `grids` (sample images), `export` (model cards), `plot` (`read_log`).
 
 Public names: `train` (run a stage), `resolve` (its config), `STAGES` / `STAGE_CONFIGS` / `get_stage` (the stages
 and their configs), and the semantic stage's data as the trainer reads it: `read_pairs` (a search CSV with the
-`--data.min_margin` / `--data.max_score` filters) and `PseudoPairs` (the training triples, candidate shown as it won).
+`--data.min_margin` / `--data.max_score` filters) and `PseudoPairs` (the training triples, candidate shown as it
+won); `read_log` reads a run's `log.csv`.
 """
 from .config import STAGE_CONFIGS, resolve
 from .data import PseudoPairs, read_pairs
