@@ -36,14 +36,19 @@ UNSEEN_SHADING = 0.5  # how much of G_A's luminance variation an unseen skin reg
 LUMA = (0.299, 0.587, 0.114)  # RGB -> luminance weights (ITU-R BT.601)
 
 
-def skin_tone(source_image: torch.Tensor, source_parsing: torch.Tensor) -> torch.Tensor | None:
-    """(1, 3, H, W) source image in [-1, 1] and its (1, 10, H, W) maps -> (1, 3) area-weighted mean colour of the
-    skin regions it shows, or None when it shows none."""
-    colours, area = region_colours(source_image, source_parsing, SKIN_LABELS)  # (1, 5, 3), (1, 5)
+def _tone(colours: torch.Tensor, area: torch.Tensor) -> torch.Tensor | None:
+    """(1, L, 3) region colours and (1, L) area fractions of skin labels -> (1, 3) area-weighted mean colour of
+    those that exist, or None."""
     area = area * (area > MIN_REGION_FRACTION)
     if float(area.sum()) == 0:
         return None
     return (colours * area[..., None]).sum(1) / area.sum(1, keepdim=True)
+
+
+def skin_tone(source_image: torch.Tensor, source_parsing: torch.Tensor) -> torch.Tensor | None:
+    """(1, 3, H, W) source image in [-1, 1] and its (1, 10, H, W) maps -> (1, 3) area-weighted mean colour of the
+    skin regions it shows, or None when it shows none."""
+    return _tone(*region_colours(source_image, source_parsing, SKIN_LABELS))
 
 
 def reference_colours(source_image: torch.Tensor, source_parsing: torch.Tensor,
@@ -53,7 +58,8 @@ def reference_colours(source_image: torch.Tensor, source_parsing: torch.Tensor,
     labels = tuple(range(1, NUM_LABELS))
     colours, source_area = region_colours(source_image, source_parsing, labels)  # (1, 9, 3), (1, 9)
     target_area = target_probs[:, 1:].mean((-2, -1))  # (1, 9)
-    tone = skin_tone(source_image, source_parsing)
+    skin = [label - 1 for label in SKIN_LABELS]  # their rows among ``labels``
+    tone = _tone(colours[:, skin], source_area[:, skin])
     out = {}
     for k, label in enumerate(labels):
         shown = float(source_area[0, k]) > MIN_REGION_FRACTION
