@@ -79,9 +79,17 @@ def parsing_ce(logits: torch.Tensor, target: torch.Tensor, ignore_index: int = -
     return F.cross_entropy(logits, target.long(), ignore_index=ignore_index)
 
 
-def heatmap_mse(pred_heatmaps: torch.Tensor, target_heatmaps: torch.Tensor) -> torch.Tensor:
-    """MSE between (B, 18, H, W) predicted and target pose heatmaps (the pose estimator's training loss)."""
-    return F.mse_loss(pred_heatmaps.float(), target_heatmaps.float())
+def heatmap_mse(pred_heatmaps: torch.Tensor, target_heatmaps: torch.Tensor, known: torch.Tensor | None = None
+                ) -> torch.Tensor:
+    """MSE between (B, 18, H, W) predicted and target pose heatmaps (the pose estimator's training loss).
+
+    ``known`` (B, 18) bool leaves out the channels of joints whose state is unknown (missing from pseudo labels):
+    the mean runs over the known channels only, so with every joint known it is the plain MSE."""
+    if known is None:
+        return F.mse_loss(pred_heatmaps.float(), target_heatmaps.float())
+    w = known.to(pred_heatmaps.device, torch.float32)[..., None, None]  # (B, 18, 1, 1)
+    se = (pred_heatmaps.float() - target_heatmaps.float()) ** 2 * w
+    return se.sum() / (w.sum() * pred_heatmaps.shape[-2] * pred_heatmaps.shape[-1]).clamp(min=1.0)
 
 
 def pose_consistency(pred_heatmaps: torch.Tensor, target_heatmaps: torch.Tensor) -> torch.Tensor:

@@ -118,7 +118,26 @@ def test_photo_evaluation_on_a_ccp_style_folder(random_pipeline_dir, data_root, 
                "--threads", "1"])
     text = (out / "results.md").read_text()
     assert rc == 0 and "| photos | 3 |" in text and "person IoU" in text and "Front, arms down" in text
+    assert "| pose: joints on body |" in text and "| pose: both ankles found |" in text
     assert (out / "grid.png").is_file() or "Refused" in text
+
+
+def test_pose_evaluation_compares_estimators_on_the_same_photos(random_pipeline_dir, data_root, tmp_path):
+    """`python -m sps.evaluate pose`: a row per estimator (and with flip averaging), PCK per folder, CCP rows."""
+    if not (data_root / "deepfashion").is_dir():
+        pytest.skip("DeepFashion not available")
+    out = tmp_path / "pose"
+    rc = main(["pose", "--weights", str(random_pipeline_dir), "--estimator",
+               f"again={random_pipeline_dir / 'pose_estimator'}", "--folders", "deepfashion", "--limit", "2",
+               "--ccp", str(tmp_path / "no_ccp"), "--out", str(out), "--threads", "1"])
+    text = (out / "results.md").read_text()
+    header = next(line for line in text.splitlines() if line.startswith("| metric"))
+    assert rc == 0 and header.count("|") == 6 and "again + flip averaging" in header
+    row = next(line for line in text.splitlines() if line.startswith("| deepfashion PCK@0.1 |"))
+    values = [float(v) for v in row.strip("|").split("|")[1:]]
+    assert len(values) == 4 and all(0 <= v <= 1 for v in values)
+    assert values[0] == values[2]  # the same weights loaded twice score the same
+    assert "| deepfashion PCK@0.1 (grey) |" in text and "| CCP" not in text  # no CCP folder: no street rows
 
 
 def test_pck_counts():

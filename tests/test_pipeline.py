@@ -11,6 +11,7 @@ from PIL import Image
 
 from sps import SPSPipeline
 from sps import edits as E
+from sps import metrics as M
 from sps import pose as K
 from sps.errors import ImageReadError, KeypointError, NoPersonError, ParsingError, TooFewKeypointsError, WeightsError
 from sps.canvas import Canvas
@@ -331,6 +332,25 @@ def test_shipped_weights_on_a_deepfashion_pair(data_root):
     assert np.asarray(res.image).std() > 10
     res2 = pipe(img, okps, target_size=other.shape[:2])
     assert res2.image.size == (img.shape[1], img.shape[0])
+
+
+def test_flip_averaged_pose_is_mirror_symmetric(data_root):
+    """With ``pose_flip`` the estimate of a mirrored photo is the mirrored estimate (to rounding), and it still
+    finds the annotated joints of a real photo."""
+    import dataclasses
+
+    pipe = SPSPipeline.from_pretrained(SHIPPED)
+    img, kps, _ = _real(data_root, "deepfashion", 0)
+    w = img.shape[1] - img.shape[1] % 2  # an even width: the canvas padding of the photo and its mirror agree
+    img = np.ascontiguousarray(img[:, :w])
+    pipe.settings = dataclasses.replace(pipe.settings, pose_flip=True)
+    est = pipe.analyse(img)[0]
+    mirrored = K.flip_keypoints(pipe.analyse(np.ascontiguousarray(img[:, ::-1]))[0], w)
+    vis = K.visible(est)
+    assert (K.visible(mirrored) == vis).all() and vis.sum() >= 10
+    np.testing.assert_allclose(mirrored[vis], est[vis], atol=0.75)
+    right, total = M.pck_counts(est, K.crop_keypoints(kps, 0, 0, img.shape[:2]))
+    assert right >= 0.8 * total
 
 
 # ------------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ tights) take the side of the nearest limb. The choices, class by class:
 
 The held-out split is by photo id (a CRC32 hash, 20% test), fixed across machines. ``prepare`` builds two ordinary
 person folders, ``train/`` and ``test/`` (``images/`` linked to the CCP photos, ``keypoints.csv`` estimated,
-``parsing/`` mapped), under a run folder, never inside the repository: ``python -m sps.data.ccp prepare --out
+``parsing/`` mapped), and ``pose/{train,test}`` with pseudo labels for the pose estimator (``sps.data.ccp_pose``), under a run folder, never inside the repository: ``python -m sps.data.ccp prepare --out
 runs/ccp``.
 """
 from __future__ import annotations
@@ -182,36 +182,58 @@ def check_ccp_folder(folder: str | Path, full: bool = False) -> tuple[int, int, 
 
 
 def prepare(ccp_root: str | Path, out: str | Path, weights: str | Path) -> Path:
-    """Build two person folders from CCP, ``out/train`` and ``out/test`` (the held-out photos): ``images`` (a link
-    to the photos), ``keypoints.csv`` (our pose estimator) and ``parsing/*.png`` (labels mapped with
-    ``map_labels``) for the labelled photos. ``sps.data.person_folder(out, split=...)`` finds either."""
+    """Build person folders from CCP under ``out``, each split ``train`` and ``test`` (the held-out photos):
+
+    - ``out/{train,test}``: ``images`` (a link to the photos), ``keypoints.csv`` (our pose estimator's plain
+      estimate) and ``parsing/*.png`` (labels mapped with ``map_labels``) for the labelled photos: what the
+      parser, the search and the generators train on;
+    - ``out/pose/{train,test}``: the same photos and maps with pseudo labels for the pose estimator
+      (``ccp_pose.pseudo_keypoints``) and the ``keypoints.pseudo`` marker (a missing joint is unknown).
+
+    ``sps.data.person_folder(out, split=...)`` (or ``out/pose``) finds either split."""
     from tqdm.auto import tqdm
 
     from ..pipeline import SPSPipeline
+    from .ccp_pose import LabelMasks, pseudo_keypoints
     from .images import load_image, read_label_png
+    from .paths import PSEUDO_KEYPOINTS_MARKER
 
     ccp_root, out = Path(ccp_root), Path(out)
-    table = group_table(read_label_names(ccp_root))
+    names = read_label_names(ccp_root)
+    table = group_table(names)
     if not (ccp_root / IMAGES).is_dir():
         raise DataError(f"{ccp_root}: no {IMAGES}/ folder")
     pipe = SPSPipeline.from_pretrained(weights)
     poses: dict[str, dict[str, np.ndarray]] = {"train": {}, "test": {}}
+    pseudo: dict[str, dict[str, np.ndarray]] = {"train": {}, "test": {}}
     for name in tqdm(sorted(os.listdir(ccp_root / IMAGES)), desc="ccp", unit="photo"):
         split = split_of(name)
         (out / split / "parsing").mkdir(parents=True, exist_ok=True)
-        kps, _ = pipe.analyse(load_image(ccp_root / IMAGES / name))
+        photo = load_image(ccp_root / IMAGES / name)
+        kps, _ = pipe.analyse(photo)
         poses[split][name] = np.round(kps)
         label_png = ccp_root / LABEL_DIR / (Path(name).stem + ".png")
-        if label_png.is_file():
-            mapped = map_labels(np.asarray(read_label_png(label_png)), poses[split][name], table)
+        labels = np.asarray(read_label_png(label_png)) if label_png.is_file() else None
+        masks = LabelMasks.from_labels(labels, names) if labels is not None else None
+        pseudo[split][name] = np.round(pseudo_keypoints(lambda im: pipe.analyse(im)[0], photo, masks, first=kps))
+        if labels is not None:
+            mapped = map_labels(labels, poses[split][name], table)
             Image.fromarray(mapped.astype(np.uint8)).save(out / split / "parsing" / label_png.name)
-    for split, split_poses in poses.items():
-        link = out / split / IMAGES
-        if not link.exists():
-            os.symlink((ccp_root / IMAGES).resolve(), link, target_is_directory=True)
-        K.write_keypoints_csv(out / split / "keypoints.csv", split_poses)
-        log.info("CCP %s: %d photos, %d parsing maps", split, len(split_poses),
-                 len(list((out / split / "parsing").glob("*.png"))))
+    for split in ("train", "test"):
+        folder, pose_folder = out / split, out / "pose" / split
+        pose_folder.mkdir(parents=True, exist_ok=True)
+        for link, target in ((folder / IMAGES, (ccp_root / IMAGES).resolve()),
+                             (pose_folder / IMAGES, (ccp_root / IMAGES).resolve()),
+                             (pose_folder / "parsing", (folder / "parsing").resolve())):
+            if not link.exists():
+                os.symlink(target, link, target_is_directory=True)
+        K.write_keypoints_csv(folder / "keypoints.csv", poses[split])
+        K.write_keypoints_csv(pose_folder / "keypoints.csv", pseudo[split])
+        (pose_folder / PSEUDO_KEYPOINTS_MARKER).write_text(
+            "keypoints.csv holds pseudo labels (sps.data.ccp_pose.pseudo_keypoints): a missing joint is unknown.\n")
+        log.info("CCP %s: %d photos, %d parsing maps, %.1f pseudo-labelled joints per photo", split,
+                 len(poses[split]), len(list((folder / "parsing").glob("*.png"))),
+                 np.mean([K.num_visible(k) for k in pseudo[split].values()]) if pseudo[split] else 0.0)
     return out
 
 

@@ -21,7 +21,7 @@ from ..canvas import LABEL_PAD, Canvas
 from ..errors import DataError, KeypointError
 from .images import image_size, open_rgb, read_label_png
 from .labels import detect_label_set, to_sps_labels
-from .paths import IMAGE_DIR, KEYPOINTS_FILE, PARSING_DIR
+from .paths import IMAGE_DIR, KEYPOINTS_FILE, PARSING_DIR, PSEUDO_KEYPOINTS_MARKER
 
 
 class Sample(TypedDict):
@@ -29,6 +29,8 @@ class Sample(TypedDict):
     name: str
     image: torch.Tensor         # (3, H, W) float32 in [-1, 1]
     kps: torch.Tensor           # (18, 2) float32 canvas xy, -1 missing
+    known: torch.Tensor         # (18,) bool: the joint's state (seen or absent) is annotated; False for a joint
+                                # missing from pseudo labels (``pseudo_keypoints``), whose state is unknown
     parsing: torch.Tensor       # (H, W) int64 sps labels 0..9, all -1 when has_parsing is False
     has_parsing: bool
     heatmaps: torch.Tensor      # (18, H, W) float32 (empty (0, H, W) when heatmaps are disabled)
@@ -72,7 +74,8 @@ class PersonDataset(Dataset):
         parsing_dir: label PNGs named ``<stem>.png`` to use instead of ``folder/parsing`` (e.g. the parser's maps
             from ``python -m sps.predict``); with ``label_set="auto"`` they are read as sps labels.
     Images listed in keypoints.csv but missing on disk raise DataError here; images on disk that are not in
-    keypoints.csv are skipped.
+    keypoints.csv are skipped. A folder with a ``keypoints.pseudo`` marker (``pseudo_keypoints``) holds pseudo
+    labels: its missing joints are unknown rather than absent (items' ``known`` mask).
     """
 
     def __init__(self, folder: str | Path, canvas: tuple[int, int] = (128, 96), flip: bool = False,
@@ -96,6 +99,7 @@ class PersonDataset(Dataset):
             more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
             raise DataError(f"{img_dir / missing[0]}: image listed in {kp_file} not found{more}")
         self.names: list[str] = list(poses)
+        self.pseudo_keypoints = (self.folder / PSEUDO_KEYPOINTS_MARKER).is_file()
         self.kps = np.stack([poses[n] for n in self.names]) if poses else np.zeros((0, 18, 2), np.float32)
         if parsing_dir is not None and not Path(parsing_dir).is_dir():
             raise DataError(f"parsing folder not found: {parsing_dir}")
@@ -203,6 +207,7 @@ class PersonDataset(Dataset):
             "name": self.names[i],
             "image": image,  # (3, H, W)
             "kps": torch.from_numpy(np.ascontiguousarray(kps, np.float32)),  # (18, 2)
+            "known": torch.from_numpy(K.visible(kps) if self.pseudo_keypoints else np.ones(K.NUM_KEYPOINTS, bool)),
             "parsing": torch.from_numpy(np.ascontiguousarray(par)),  # (H, W)
             "has_parsing": has_par,
             "heatmaps": torch.from_numpy(hm),  # (18, H, W)

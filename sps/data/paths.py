@@ -8,6 +8,8 @@ from ..errors import DataError
 
 ENV_VAR = "SPS_DATA"
 IMAGE_DIR, PARSING_DIR, KEYPOINTS_FILE, PAIRS_FILE = "images", "parsing", "keypoints.csv", "pairs.csv"
+# A folder holding this file has pseudo-labelled keypoints: a missing joint there is unknown, not absent.
+PSEUDO_KEYPOINTS_MARKER = "keypoints.pseudo"
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 

@@ -1,5 +1,6 @@
-"""``python -m sps.evaluate --pairs PAIRS.csv [--weights weights] [--peers DIR] ...`` (paired photos) and
-``python -m sps.evaluate photos --folder CCP [--split test]`` (photos without pairs)."""
+"""``python -m sps.evaluate --pairs PAIRS.csv [--weights weights] [--peers DIR] ...`` (paired photos),
+``python -m sps.evaluate photos --folder CCP [--split test]`` (photos without pairs) and
+``python -m sps.evaluate pose [--estimator NAME=DIR ...]`` (pose estimators on held-out photos)."""
 from __future__ import annotations
 
 import argparse
@@ -59,10 +60,32 @@ def photos_main(argv: list[str]) -> int:
     return 0 if summary["photos"] else 2
 
 
+def pose_main(argv: list[str]) -> int:
+    from .pose import ANNOTATED, evaluate_pose
+
+    ap = _parser("python -m sps.evaluate pose", "Pose estimators on held-out annotated and street photos.",
+                 "eval_pose", "(held-out photos only)")
+    ap.add_argument("--estimator", action="append", type=_parse_ablation, default=[], metavar="NAME=DIR",
+                    help="a pose_estimator folder to compare with the one in --weights; repeatable")
+    ap.add_argument("--folders", nargs="*", default=list(ANNOTATED), help="annotated person folders")
+    ap.add_argument("--ccp", default=None, help="CCP folder (default: DATA_ROOT/ccp)")
+    ap.add_argument("--no-flip", action="store_true", help="skip the rows with test-time flip averaging")
+    args = ap.parse_args(argv)
+    estimators = {"shipped": "", **dict(args.estimator)}
+    rows, rc = _run(args, logging.INFO, evaluate_pose, estimators, args.weights, args.out, args.folders, args.ccp,
+                    args.limit or 0, not args.no_flip)
+    if rc:
+        return rc
+    print((Path(args.out) / "results.md").read_text())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["photos"]:
         return photos_main(argv[1:])
+    if argv[:1] == ["pose"]:
+        return pose_main(argv[1:])
     ap = _parser("python -m sps.evaluate", "Evaluate pose transfer on pairs.csv.", "eval_out",
                  "identity split of the pairs (default test: identities never trained on)")
     ap.add_argument("--pairs", required=True, help="pairs.csv of a person folder (images/, keypoints.csv beside it)")

@@ -6,6 +6,9 @@ For each held-out street photo (everything estimated: parser, pose estimator), o
 - acceptance: the share of photos the pipeline answers (the rest are refused, with the reasons counted);
 - the parser on the photo against CCP's labels: person IoU and the 4 coarse classes (background, hair, skin,
   clothes; CCP has no left/right), at the photo's resolution;
+- the pose estimator on the photo against CCP's labels (``sps.data.ccp_pose.label_agreement``; CCP has no
+  keypoints): joints found, the share on the worn body (not on a bag or the street), photos with both ankles
+  found, ankles at a foot, photos with all six leg joints;
 - pose consistency: PCK@0.1 of our pose estimator on the output against the asked pose, per preset;
 - a grid of sources and outputs (``grid.png``) and ``results.md``.
 """
@@ -22,7 +25,7 @@ import numpy as np
 import torch
 
 from .. import metrics as M
-from ..data import ccp, load_image, read_label_png
+from ..data import ccp, ccp_pose, load_image, read_label_png
 from ..errors import SPSError
 from ..pipeline import SPSPipeline
 from ..presets import POSE_GRID, load_presets
@@ -39,12 +42,14 @@ def evaluate_photos(folder: str | Path, weights: str | Path | None = "weights", 
     out.mkdir(parents=True, exist_ok=True)
     names = sorted(n for n in os.listdir(folder / ccp.IMAGES) if split is None or ccp.split_of(n) == split)
     names = names[:limit] if limit else names
-    table = ccp.group_table(ccp.read_label_names(folder)) if (folder / ccp.LABELS_FILE).is_file() else None
+    label_names = ccp.read_label_names(folder) if (folder / ccp.LABELS_FILE).is_file() else None
+    table = ccp.group_table(label_names) if label_names is not None else None
     pipe = pipeline or SPSPipeline.from_pretrained(weights)
     presets = load_presets()
     coarse, person = M.ParsingIoU(4), M.ParsingIoU(2)
     pck: dict[str, list[int]] = {p.label: [0, 0] for p in presets}
     refused: Counter[str] = Counter()
+    agreement: list[dict[str, int]] = []
     grid, t0 = [], time.perf_counter()
     from tqdm.auto import tqdm
 
@@ -52,8 +57,10 @@ def evaluate_photos(folder: str | Path, weights: str | Path | None = "weights", 
         photo = load_image(folder / ccp.IMAGES / name)
         label_png = folder / ccp.LABEL_DIR / (Path(name).stem + ".png")
         if table is not None and label_png.is_file():
-            _, parsing = pipe.analyse(photo)
-            truth = ccp.coarse(ccp.map_labels(np.asarray(read_label_png(label_png)), np.full((18, 2), -1.0), table))
+            kps, parsing = pipe.analyse(photo)
+            labels = np.asarray(read_label_png(label_png))
+            truth = ccp.coarse(ccp.map_labels(labels, np.full((18, 2), -1.0), table))
+            agreement.append(ccp_pose.label_agreement(kps, ccp_pose.LabelMasks.from_labels(labels, label_names)))
             coarse.update(ccp.coarse(parsing), truth)
             person.update(parsing > 0, truth > 0)
         preset = presets[i % len(presets)]
@@ -76,6 +83,8 @@ def evaluate_photos(folder: str | Path, weights: str | Path | None = "weights", 
                "coarse mIoU": coarse.miou(), "PCK@0.1 (output vs asked pose)": right / max(1, total)}
     for k, name in enumerate(ccp.COARSE_NAMES):
         summary[f"IoU {name}"] = float(coarse.per_class()[k])
+    if agreement:
+        summary.update({f"pose: {k}": v for k, v in ccp_pose.summarise_agreement(agreement).items()})
     _write(out, summary, pck, refused, grid, folder, split, weights, time.perf_counter() - t0)
     return summary
 
@@ -92,7 +101,9 @@ def _write(out: Path, summary: dict, pck: dict, refused: Counter, grid: list, fo
     if refused:
         lines += ["", "Refused: " + ", ".join(f"{k} x{v}" for k, v in refused.items())]
     lines += ["", "Parser metrics at the photo's resolution against CCP's labels mapped to 4 coarse classes "
-              "(sps.data.ccp). PCK@0.1: our pose estimator on the output vs the asked preset pose, within 0.1 x the "
+              "(sps.data.ccp). Pose metrics: our estimator on the source photo against CCP's labels "
+              "(sps.data.ccp_pose.label_agreement: on the worn body within 0.02 x the height, ankles within 0.04 "
+              "x the height of footwear or socks). PCK@0.1: our pose estimator on the output vs the asked preset pose, within 0.1 x the "
               "longest side of the asked pose's joint box."]
     (out / "results.md").write_text("\n".join(lines) + "\n")
     save_grid([[cell for pair in grid[k:k + 2] for cell in pair] for k in range(0, len(grid), 2)], out / "grid.png")

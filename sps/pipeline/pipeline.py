@@ -140,8 +140,12 @@ class SPSPipeline:
 
     @torch.inference_mode()
     def estimate_keypoints(self, photo: Photo) -> np.ndarray:
-        """(18, 2) canvas keypoints predicted by the pose estimator (joints on the padding dropped)."""
+        """(18, 2) canvas keypoints predicted by the pose estimator (joints on the padding dropped); with
+        ``settings.pose_flip`` from the heatmaps of the photo and of its mirror image averaged."""
         heat = self.pose_estimator(photo.image)  # (1, 18, h, w)
+        if self.settings.pose_flip:
+            mirrored = self.pose_estimator(photo.image.flip(-1)).flip(-1)[:, list(K.FLIP_PERMUTATION)]
+            heat = 0.5 * (heat + mirrored)
         kps = self.pose_estimator.decode(heat, threshold=self.settings.keypoint_threshold)[0].cpu().numpy()
         kps = K.validate_keypoints(kps, where="pose estimator output")
         if tuple(heat.shape[-2:]) != tuple(photo.image.shape[-2:]):  # strided heatmaps -> canvas pixels

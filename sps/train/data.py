@@ -91,8 +91,8 @@ def all_keypoints(ds: Dataset) -> torch.Tensor:
 
 
 def flip_batch(batch: dict, do: torch.Tensor, prefixes: Sequence[str] = ("",)) -> dict:
-    """Horizontally flip the items of a batch where `do` (B,) bool: `{prefix}image`, `kps`, `parsing` (labels
-    swapped left/right), for each prefix (e.g. ("src_", "tgt_") flips both halves of a pair together)."""
+    """Horizontally flip the items of a batch where `do` (B,) bool: `{prefix}image`, `kps` (and `known`),
+    `parsing` (labels swapped left/right), for each prefix (e.g. ("src_", "tgt_") flips both halves of a pair together)."""
     if not bool(do.any()):
         return batch
     out = dict(batch)
@@ -106,6 +106,9 @@ def flip_batch(batch: dict, do: torch.Tensor, prefixes: Sequence[str] = ("",)) -
         vis = (kps >= 0).all(-1, keepdim=True)
         fk = torch.where(vis, torch.stack([w - 1 - kps[..., 0], kps[..., 1]], -1), kps)[:, _FLIP_PERM]
         out[pre + "kps"] = torch.where(do.view(-1, 1, 1).to(kps.device), fk, kps)
+        if pre + "known" in batch:  # (B, 18) bool, permuted with the joints
+            known = batch[pre + "known"]
+            out[pre + "known"] = torch.where(do.view(-1, 1).to(known.device), known[:, _FLIP_PERM], known)
         if pre + "parsing" in batch:
             par = batch[pre + "parsing"]  # (B, H, W), -1 = absent
             lut = _FLIP_LABELS.to(par.device)

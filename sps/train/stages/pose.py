@@ -1,5 +1,6 @@
 """Stage `pose`: PoseEstimator on every keypoint annotation (VITON, DeepFashion, Market; CCP's prepared folders carry
-the shipped estimator's keypoints as pseudo labels); heatmap MSE, flips, the augmentations of `sps.train.augment`."""
+pseudo labels, `sps.data.ccp_pose`, whose unknown joints the loss leaves out); heatmap MSE, flips, the augmentations
+of `sps.train.augment`."""
 from __future__ import annotations
 
 from typing import Any
@@ -40,7 +41,7 @@ class PoseStage(Stage):
         g = torch.Generator().manual_seed(int(torch.randint(2**62, (1,))))  # drawn from the step-seeded RNG
         image, _, kps = augment(b["image"], b["parsing"], b["kps"], self.cfg.augment, g)
         pred = self.models["pose"](image)  # (B, 18, H, W)
-        return {"heatmap_mse": L.heatmap_mse(pred, self.targets(kps))}, None
+        return {"heatmap_mse": L.heatmap_mse(pred, self.targets(kps), b["known"])}, None
 
     def samples(self, batch: dict[str, Any]) -> list[tuple[str, Any]]:
         net = self.raw["pose"]
