@@ -175,3 +175,6 @@ def test_prepare_writes_plain_folders_and_pseudo_labelled_pose_folders(data_root
     item = pose[0]
     assert (item["known"] == K.visible(item["kps"].numpy())).all().item()
     assert (item["parsing"] == plain[0]["parsing"]).all()
+    again = ccp.prepare(raw, tmp_path / "again", random_pipeline_dir, pose=random_pipeline_dir / "pose_estimator")
+    for split in ("train", "test"):  # the same estimator given as --pose: the same labels
+        assert (again / "pose" / split / "keypoints.csv").read_text() == (out / "pose" / split / "keypoints.csv").read_text()

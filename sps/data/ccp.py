@@ -181,7 +181,7 @@ def check_ccp_folder(folder: str | Path, full: bool = False) -> tuple[int, int, 
     return len(photos), len(maps), problems
 
 
-def prepare(ccp_root: str | Path, out: str | Path, weights: str | Path) -> Path:
+def prepare(ccp_root: str | Path, out: str | Path, weights: str | Path, pose: str | Path | None = None) -> Path:
     """Build person folders from CCP under ``out``, each split ``train`` and ``test`` (the held-out photos):
 
     - ``out/{train,test}``: ``images`` (a link to the photos), ``keypoints.csv`` (our pose estimator's plain
@@ -190,7 +190,8 @@ def prepare(ccp_root: str | Path, out: str | Path, weights: str | Path) -> Path:
     - ``out/pose/{train,test}``: the same photos and maps with pseudo labels for the pose estimator
       (``ccp_pose.pseudo_keypoints``) and the ``keypoints.pseudo`` marker (a missing joint is unknown).
 
-    ``sps.data.person_folder(out, split=...)`` (or ``out/pose``) finds either split."""
+    ``sps.data.person_folder(out, split=...)`` (or ``out/pose``) finds either split. ``pose``: a pose_estimator
+    folder that replaces the pipeline's (a second round of pseudo labels from a newly trained estimator)."""
     from tqdm.auto import tqdm
 
     from ..pipeline import SPSPipeline
@@ -204,6 +205,10 @@ def prepare(ccp_root: str | Path, out: str | Path, weights: str | Path) -> Path:
     if not (ccp_root / IMAGES).is_dir():
         raise DataError(f"{ccp_root}: no {IMAGES}/ folder")
     pipe = SPSPipeline.from_pretrained(weights)
+    if pose is not None:
+        from ..models import PoseEstimator
+
+        pipe.pose_estimator = PoseEstimator.from_pretrained(pose).eval().to(pipe.device)
     poses: dict[str, dict[str, np.ndarray]] = {"train": {}, "test": {}}
     pseudo: dict[str, dict[str, np.ndarray]] = {"train": {}, "test": {}}
     for name in tqdm(sorted(os.listdir(ccp_root / IMAGES)), desc="ccp", unit="photo"):
@@ -244,11 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ccp", default=None, help="the CCP folder (default: DATA_ROOT/ccp)")
     p.add_argument("--out", default="runs/ccp", help="output person folder (default runs/ccp)")
     p.add_argument("--weights", default="weights", help="pipeline folder whose pose estimator is used")
+    p.add_argument("--pose", default=None, help="a pose_estimator folder used instead of the pipeline's")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from .paths import data_root
 
-    folder = prepare(args.ccp or data_root() / "ccp", args.out, args.weights)
+    folder = prepare(args.ccp or data_root() / "ccp", args.out, args.weights, args.pose)
     print(f"written: {folder}")
     return 0
 
