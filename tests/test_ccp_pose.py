@@ -177,4 +177,5 @@ def test_prepare_writes_plain_folders_and_pseudo_labelled_pose_folders(data_root
     assert (item["parsing"] == plain[0]["parsing"]).all()
     again = ccp.prepare(raw, tmp_path / "again", random_pipeline_dir, pose=random_pipeline_dir / "pose_estimator")
     for split in ("train", "test"):  # the same estimator given as --pose: the same labels
-        assert (again / "pose" / split / "keypoints.csv").read_text() == (out / "pose" / split / "keypoints.csv").read_text()
+        csv = Path("pose") / split / "keypoints.csv"
+        assert (again / csv).read_text() == (out / csv).read_text()

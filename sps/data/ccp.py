@@ -19,8 +19,8 @@ tights) take the side of the nearest limb. The choices, class by class:
 
 The held-out split is by photo id (a CRC32 hash, 20% test), fixed across machines. ``prepare`` builds two ordinary
 person folders, ``train/`` and ``test/`` (``images/`` linked to the CCP photos, ``keypoints.csv`` estimated,
-``parsing/`` mapped), and ``pose/{train,test}`` with pseudo labels for the pose estimator (``sps.data.ccp_pose``), under a run folder, never inside the repository: ``python -m sps.data.ccp prepare --out
-runs/ccp``.
+``parsing/`` mapped), and ``pose/{train,test}`` with pseudo labels for the pose estimator (``sps.data.ccp_pose``),
+under a run folder, never inside the repository: ``python -m sps.data.ccp prepare --out runs/ccp``.
 """
 from __future__ import annotations
 

@@ -24,10 +24,10 @@ AGREE = 0.03  # flip agreement: at most this share of the photo's height between
 ON_BODY = 0.02  # a joint may lie this share of the height off the worn-body mask (label edges are rough)
 AT_FOOT = 0.04  # an ankle lies within this share of the height of footwear or socks
 FOOTWEAR = ("boots", "clogs", "flats", "heels", "loafers", "pumps", "sandals", "shoes", "sneakers", "wedges", "socks")
-CARRIED = ("null", "bag", "purse", "wallet")
+NOT_BODY = ("null", "bag", "purse", "wallet")  # background and what is carried rather than worn
 BODY_JOINTS = tuple(range(14))  # nose, neck, arms, legs (the face joints are too small to check against labels)
 LEG_JOINTS = (8, 9, 10, 11, 12, 13)
-ANKLES = {10: (8, 9), 13: (11, 12)}  # ankle: its hip and knee (right, left)
+ANKLES = (10, 13)  # right, left
 MIN_FOOT_PIXELS = 0.0004  # each foot's footwear covers at least this share of the photo to place an ankle
 
 
@@ -43,9 +43,9 @@ class LabelMasks:
     def from_labels(cls, ccp_labels: np.ndarray, names: tuple[str, ...]) -> LabelMasks:
         """From CCP label ids (H, W) and the class names of ``labels.txt``."""
         ids = np.asarray(ccp_labels, np.int64)
-        carried = np.isin(ids, [i for i, n in enumerate(names) if n in CARRIED])
+        not_body = np.isin(ids, [i for i, n in enumerate(names) if n in NOT_BODY])
         foot = np.isin(ids, [i for i, n in enumerate(names) if n in FOOTWEAR])
-        return cls(~carried, foot)
+        return cls(~not_body, foot)
 
 
 def _near(mask: np.ndarray, xy: np.ndarray, radius: float) -> bool:
@@ -105,7 +105,8 @@ def facing_camera(kps: np.ndarray) -> bool | None:
 def ankles_from_footwear(kps: np.ndarray, foot: np.ndarray) -> np.ndarray:
     """(18, 2) keypoints with the missing ankles read off the footwear mask (H, W): the footwear pixels split
     between the two feet at the middle of the knees (or hips, or the footwear's median column); each ankle at
-    the foot's column centre, 0.12 x the body height above the sole (the estimator's own ankles sit there) (at most the foot's top: low shoes).
+    the foot's column centre, 0.12 x the body height above the sole (where the estimator's own ankles sit), at
+    most at the foot's top (low shoes).
     Needs the facing (which foot is the person's right) and both feet labelled; otherwise unchanged."""
     out = K.validate_keypoints(kps)
     vis = K.visible(out)

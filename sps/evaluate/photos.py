@@ -103,7 +103,7 @@ def _write(out: Path, summary: dict, pck: dict, refused: Counter, grid: list, fo
     lines += ["", "Parser metrics at the photo's resolution against CCP's labels mapped to 4 coarse classes "
               "(sps.data.ccp). Pose metrics: our estimator on the source photo against CCP's labels "
               "(sps.data.ccp_pose.label_agreement: on the worn body within 0.02 x the height, ankles within 0.04 "
-              "x the height of footwear or socks). PCK@0.1: our pose estimator on the output vs the asked preset pose, within 0.1 x the "
-              "longest side of the asked pose's joint box."]
+              "x the height of footwear or socks). PCK@0.1: our pose estimator on the output vs the asked preset "
+              "pose, within 0.1 x the longest side of the asked pose's joint box."]
     (out / "results.md").write_text("\n".join(lines) + "\n")
     save_grid([[cell for pair in grid[k:k + 2] for cell in pair] for k in range(0, len(grid), 2)], out / "grid.png")

@@ -145,6 +145,6 @@ def _write(out: Path, rows: dict[str, dict[str, float]], annotated: dict, street
     lines += ["", "PCK@0.1: within 0.1 x the longest side of the annotated joints' box, through the pipeline's "
               "reading of the photo (`SPSPipeline.analyse`). CCP rows: against CCP's clothing labels "
               "(`sps.data.ccp_pose.label_agreement`); flip consistency: joints found at the same place on the photo "
-              "and its mirror image (within 0.03 x the height), of those found on the photo (— with flip averaging, symmetric by construction). (grey): the same "
-              "photos in grey."]
+              "and its mirror image (within 0.03 x the height), of those found on the photo (— with flip averaging, "
+              "symmetric by construction). (grey): the same photos in grey."]
     (out / "results.md").write_text("\n".join(lines) + "\n")

@@ -92,7 +92,8 @@ def all_keypoints(ds: Dataset) -> torch.Tensor:
 
 def flip_batch(batch: dict, do: torch.Tensor, prefixes: Sequence[str] = ("",)) -> dict:
     """Horizontally flip the items of a batch where `do` (B,) bool: `{prefix}image`, `kps` (and `known`),
-    `parsing` (labels swapped left/right), for each prefix (e.g. ("src_", "tgt_") flips both halves of a pair together)."""
+    `parsing` (labels swapped left/right), for each prefix (e.g. ("src_", "tgt_") flips both halves of a pair
+    together)."""
     if not bool(do.any()):
         return batch
     out = dict(batch)
