@@ -131,16 +131,24 @@ def ankles_from_footwear(kps: np.ndarray, foot: np.ndarray) -> np.ndarray:
     return out
 
 
+def mirror_agreement(estimate: Callable[[np.ndarray], np.ndarray], image: np.ndarray,
+                     first: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The estimate of a photo (H, W, 3) and of its mirror image (flipped back, sides swapped), both (18, 2), and
+    (18,) bool: joints found on both within ``AGREE`` x the height. ``first``: the photo's estimate when at hand."""
+    h, w = image.shape[:2]
+    a = K.validate_keypoints(estimate(image) if first is None else first)
+    b = K.flip_keypoints(K.validate_keypoints(estimate(np.ascontiguousarray(image[:, ::-1]))), w)
+    return a, b, K.visible(a) & K.visible(b) & (np.linalg.norm(a - b, axis=1) <= AGREE * h)
+
+
 def pseudo_keypoints(estimate: Callable[[np.ndarray], np.ndarray], image: np.ndarray,
                      masks: LabelMasks | None = None, first: np.ndarray | None = None) -> np.ndarray:
     """(18, 2) training keypoints of a photo (H, W, 3) uint8, missing = unknown (see the module docstring).
 
     ``estimate`` maps a photo to (18, 2) keypoints on its grid (e.g. ``SPSPipeline.analyse(...)[0]``); ``first``
     is its estimate of ``image`` when already at hand."""
-    h, w = image.shape[:2]
-    a = K.validate_keypoints(estimate(image) if first is None else first)
-    b = K.flip_keypoints(K.validate_keypoints(estimate(np.ascontiguousarray(image[:, ::-1]))), w)
-    both = K.visible(a) & K.visible(b) & (np.linalg.norm(a - b, axis=1) <= AGREE * h)
+    h = image.shape[0]
+    a, b, both = mirror_agreement(estimate, image, first)
     out = np.where(both[:, None], 0.5 * (a + b), K.MISSING).astype(np.float32)
     if masks is not None:
         for j in BODY_JOINTS:

@@ -16,20 +16,18 @@ from __future__ import annotations
 
 import logging
 import os
-import platform
 import time
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .. import metrics as M
 from ..data import ccp, ccp_pose, load_image, read_label_png
 from ..errors import SPSError
 from ..pipeline import SPSPipeline
 from ..presets import POSE_GRID, load_presets
-from .report import save_grid
+from .report import machine_note, save_grid
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +91,7 @@ def _write(out: Path, summary: dict, pck: dict, refused: Counter, grid: list, fo
            weights, elapsed: float) -> None:
     lines = [f"# Photos without pairs: {folder} ({split or 'all'} split)", "",
              f"{summary['photos']} photos, weights: {weights or 'given pipeline'}; {elapsed:.0f} s on "
-             f"{platform.machine()}, {torch.get_num_threads()} torch threads ({os.cpu_count()} cores).", "",
+             f"{machine_note()}.", "",
              "| metric | value |", "|---|---:|"]
     lines += [f"| {k} | {v:.3f} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in summary.items()]
     lines += ["", "| preset | PCK@0.1 | joints |", "|---|---:|---:|"]

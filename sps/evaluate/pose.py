@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import platform
 import time
 from pathlib import Path
 from typing import Iterable
@@ -31,7 +29,9 @@ from ..data import ccp, ccp_pose, data_root, load_image, read_label_png
 from ..data.paths import IMAGE_DIR, KEYPOINTS_FILE, person_folder
 from ..models import PoseEstimator
 from ..pipeline import SPSPipeline
+from ..pipeline.painted import LUMA
 from ..splits import split_of
+from .report import machine_note
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ ANNOTATED = ("deepfashion", "market", "viton/test")
 
 def grey(image: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8 -> the same photo in grey (ITU-R 601 luma), still 3 channels."""
-    luma = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    luma = image.astype(np.float32) @ np.array(LUMA, np.float32)
     return np.repeat(np.clip(np.round(luma), 0, 255).astype(np.uint8)[..., None], 3, axis=2)
 
 
@@ -65,14 +65,11 @@ def ccp_photos(folder: Path) -> list[tuple[Path, ccp_pose.LabelMasks]]:
     return out
 
 
-def flip_consistency(pipe: SPSPipeline, image: np.ndarray) -> tuple[int, int]:
-    """(joints found on both the photo and its mirror at the same place, joints found on the photo)."""
-    h, w = image.shape[:2]
-    a = pipe.analyse(image)[0]
-    b = K.flip_keypoints(pipe.analyse(np.ascontiguousarray(image[:, ::-1]))[0], w)
-    va = K.visible(a)
-    same = va & K.visible(b) & (np.linalg.norm(a - b, axis=1) <= ccp_pose.AGREE * h)
-    return int(same.sum()), int(va.sum())
+def flip_consistency(pipe: SPSPipeline, image: np.ndarray, first: np.ndarray) -> tuple[int, int]:
+    """(joints found on both the photo and its mirror at the same place, joints found on the photo); ``first``: the
+    photo's estimate."""
+    a, _, same = ccp_pose.mirror_agreement(lambda im: pipe.analyse(im)[0], image, first)
+    return int(same.sum()), K.num_visible(a)
 
 
 def score_estimator(pipe: SPSPipeline, folders: dict[str, list[tuple[Path, np.ndarray]]],
@@ -94,9 +91,10 @@ def score_estimator(pipe: SPSPipeline, folders: dict[str, list[tuple[Path, np.nd
             rows, same, found = [], 0, 0
             for path, masks in tqdm(street, desc="ccp", unit="photo", leave=False):
                 image = load_image(path) if colour else grey(load_image(path))
-                rows.append(ccp_pose.label_agreement(pipe.analyse(image)[0], masks))
+                kps = pipe.analyse(image)[0]
+                rows.append(ccp_pose.label_agreement(kps, masks))
                 if colour and not pipe.settings.pose_flip:  # flip averaging is symmetric by construction
-                    s, f = flip_consistency(pipe, image)
+                    s, f = flip_consistency(pipe, image, kps)
                     same, found = same + s, found + f
             tag = "" if colour else " (grey)"
             out.update({f"CCP {k}{tag}": v for k, v in ccp_pose.summarise_agreement(rows).items()})
@@ -137,8 +135,7 @@ def _write(out: Path, rows: dict[str, dict[str, float]], annotated: dict, street
     metrics = list(next(iter(rows.values())))
     sizes = ", ".join(f"{k} {len(v)}" for k, v in annotated.items())
     lines = ["# Pose estimators on held-out photos", "",
-             f"Photos: {sizes}, CCP {len(street)} (labelled, held out); {elapsed:.0f} s on {platform.machine()}, "
-             f"{torch.get_num_threads()} torch threads ({os.cpu_count()} cores).", "",
+             f"Photos: {sizes}, CCP {len(street)} (labelled, held out); {elapsed:.0f} s on {machine_note()}.", "",
              "| metric | " + " | ".join(rows) + " |", "|---|" + "---:|" * len(rows)]
     lines += [f"| {m} | " + " | ".join("—" if np.isnan(r[m]) else f"{r[m]:.3f}" for r in rows.values()) + " |"
               for m in metrics]

@@ -83,6 +83,11 @@ def label_iou_table(summary: dict[str, dict[str, float]]) -> str:
     return "\n".join([head, sep, *body])
 
 
+def machine_note() -> str:
+    """Where a run was timed: "x86_64, 2 torch threads (2 cores)"."""
+    return f"{platform.machine()}, {torch.get_num_threads()} torch threads ({os.cpu_count()} cores)"
+
+
 def write_outputs(out: Path, summary: dict[str, dict[str, float]], per_pair: list[dict[str, object]],
                   grid: list, skipped: list[str], header: str, fid: bool) -> None:
     """results.md (table + notes), metrics.csv, per_pair.csv and grid.png under ``out``."""
@@ -97,7 +102,7 @@ def write_outputs(out: Path, summary: dict[str, dict[str, float]], per_pair: lis
         w.writeheader()
         w.writerows(per_pair)
     save_grid(grid, out / "grid.png")
-    notes = [header + f" {platform.machine()}, {torch.get_num_threads()} torch threads ({os.cpu_count()} cores).",
+    notes = [f"{header} {machine_note()}.",
              "", markdown_table(summary), "", FID_NOTE + ("" if fid else "; not computed (--no-fid)")
              + ". All at the photo's resolution."]
     if table := label_iou_table(summary):
