@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from sps import pose as K
-from sps.train.augment import AugmentConfig, augment, clutter, colour, zoom
+from sps.train.augment import AugmentConfig, LayoutZoom, augment, clutter, colour, zoom, zoom_pair
 
 from conftest import synthetic_parsing, synthetic_pose
 
@@ -81,3 +81,22 @@ def test_same_generator_same_draws_and_validation():
         AugmentConfig(zoom=2.0)
     with pytest.raises(ValueError, match="scale"):
         AugmentConfig(scale=(1.2, 0.8))
+
+
+def test_zoom_pair_cuts_the_source_to_a_half_body_and_leaves_an_unzoomed_side_alone():
+    img, par, kps = _batch()
+    batch = {"src_image": img, "src_parsing": par, "src_kps": kps,
+             "tgt_image": img.clone(), "tgt_parsing": par.clone(), "tgt_kps": kps.clone()}
+    out = zoom_pair(batch, LayoutZoom(source=1.0, source_scale=(1.8, 1.8)), torch.Generator().manual_seed(6))
+    for k in ("tgt_image", "tgt_parsing", "tgt_kps"):  # the candidate is untouched
+        assert torch.equal(out[k], batch[k])
+    # the source is a close-up: fewer joints (the ankles go first), a larger share of person pixels
+    assert K.visible(out["src_kps"]).sum() < K.visible(kps).sum()
+    assert not K.visible(out["src_kps"])[:, [10, 13]].any()
+    assert (out["src_parsing"] != 0).float().mean() > (par != 0).float().mean()
+    both = zoom_pair(batch, LayoutZoom(source=1.0, target=1.0), torch.Generator().manual_seed(6))
+    assert not torch.equal(both["tgt_parsing"], par)
+    with pytest.raises(ValueError, match="zooms in only"):
+        LayoutZoom(source_scale=(0.8, 1.2))
+    with pytest.raises(ValueError, match="probability"):
+        LayoutZoom(target=1.5)

@@ -67,7 +67,7 @@ def test_extraction_finds_the_cards_commands():
     assert yaml_blocks(text) == ["stage: pose\n"]
     found = {card.parent.name: train_argvs(card.read_text()) for card in NETWORK_CARDS}
     assert all(found.values()), found  # every network card has at least its reproduce command
-    assert len(found["semantic_generator"]) == 6 and len(found["pose_estimator"]) == 4
+    assert len(found["semantic_generator"]) == 7 and len(found["pose_estimator"]) == 4
 
 
 @pytest.mark.parametrize("card", CARDS, ids=lambda p: p.parent.name if p.parent != WEIGHTS else "pipeline")

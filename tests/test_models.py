@@ -310,3 +310,28 @@ def test_cpu_preset_flops_budget():
     assert fc.get_total_flops() / 1e9 < 6.0
     assert params["chain (parser+pose+G_S+G_A)"] < 12e6
     assert math.isfinite(fc.get_total_flops())
+
+
+def test_semantic_correction_adds_the_sharp_prior_and_starts_from_the_plain_net(batch, tmp_path):
+    torch.manual_seed(2)
+    plain = SemanticGenerator(SemanticGeneratorConfig.preset("tiny", out_stride=2)).eval()
+    one_hot = torch.nn.functional.one_hot(batch["par"].argmax(1), 10).permute(0, 3, 1, 2).float()
+    args = (one_hot, batch["hm"], batch["thm"])
+    kw = dict(src_kps=batch["kps"], tgt_kps=batch["tkps"])
+    corr = plain.with_correction().eval()
+    assert corr.config.correction and not plain.config.correction and corr.with_correction() is corr
+    with torch.no_grad():
+        # gain 0: the plain net's U-Net weights; only the prior channels' resolution differs
+        assert all(torch.equal(a, b) for a, b in zip(corr.net.state_dict().values(), plain.net.state_dict().values()))
+        corr.prior_gain.fill_(1.0)  # a gain of GAIN_SCALE in the logits: the prior's labels win where it has mass
+        logits = corr(*args, **kw)
+        prior = SemanticGenerator.warp_prior(one_hot, batch["kps"], batch["tkps"], full=True)
+    covered = prior.amax(1) > 0.9
+    assert covered.any()
+    assert (logits.argmax(1)[covered] == prior.argmax(1)[covered]).float().mean() > 0.99
+    corr.save_pretrained(tmp_path / "corr")
+    again = SemanticGenerator.from_pretrained(tmp_path / "corr")
+    with torch.no_grad():
+        torch.testing.assert_close(again(*args, **kw), logits)
+    with pytest.raises(ValueError, match="warp_prior"):
+        SemanticGeneratorConfig(correction=True, warp_prior=False)

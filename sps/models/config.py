@@ -113,10 +113,19 @@ class SemanticGeneratorConfig(UNetConfigBase):
 
     ``warp_prior``: also feed ``sps.parts.warp_image_by_parts(src_parsing, src_kps, tgt_kps)`` (10 channels),
     computed inside forward from the optional ``src_kps`` / ``tgt_kps`` arguments.
+    ``correction``: the U-Net's logits correct the warped source parsing instead of drawing the map from scratch:
+    ``logits = U-Net(...) + prior_gain * prior``, the prior at the canvas's full resolution (a learned gain per
+    label), so part edges the source shows stay sharp where the U-Net's coarser output agrees (needs warp_prior).
     """
 
     norm: str = "instance"
     warp_prior: bool = True
+    correction: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.correction and not self.warp_prior:
+            raise ValueError("SemanticGeneratorConfig.correction needs warp_prior=True (it corrects the warped prior)")
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": dict(_UNET_PRESETS["tiny"]),
         "cpu": dict(_UNET_PRESETS["cpu"], out_stride=2),

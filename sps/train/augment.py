@@ -7,7 +7,8 @@ images (B, 3, H, W) in [-1, 1], parsing (B, H, W) label ids (-1 = unknown), keyp
 - ``zoom``: random scale and shift (zoom out: more surroundings; zoom in: a half-body or portrait crop);
 - ``clutter``: the background (label 0) replaced by a shuffled mosaic of other photos of the batch, so that
   patterned, busy surroundings are seen as background (VITON's are plain white);
-- ``colour``: brightness, contrast, saturation and per-channel gains; ``grayscale``: some photos lose their colour.
+- ``colour``: brightness, contrast, saturation and per-channel gains; ``grayscale``: some photos lose their colour;
+- ``zoom_pair``: the source and the candidate of G_S's pseudo pairs zoomed independently (``LayoutZoom``).
 """
 from __future__ import annotations
 
@@ -40,6 +41,29 @@ class AugmentConfig:
                 raise ValueError(f"AugmentConfig.{name} is a probability in [0, 1], got {getattr(self, name)!r}")
         if not 0 < self.scale[0] <= self.scale[1]:
             raise ValueError(f"AugmentConfig.scale must be (low, high) with 0 < low <= high, got {self.scale!r}")
+
+
+@dataclass
+class LayoutZoom:
+    """Zooms of G_S's pseudo pairs. A full-body source cut to a half body (zoomed in) teaches G_S to continue what
+    the crop hides, e.g. trousers down to the shoes of a full-body target; a zoomed candidate teaches close-up and
+    distant target poses. The source only zooms in: a zoomed-out source shows nothing new."""
+
+    source: float = 0.0  # probability that the source is zoomed in
+    source_scale: tuple[float, float] = (1.2, 2.0)
+    target: float = 0.0  # probability that the candidate (pose and pseudo label together) is zoomed
+    target_scale: tuple[float, float] = (0.75, 1.5)
+
+    def __post_init__(self) -> None:
+        self.source_config(), self.target_config()  # validates
+        if self.source_scale[0] < 1:
+            raise ValueError(f"LayoutZoom.source_scale zooms in only (low >= 1), got {self.source_scale!r}")
+
+    def source_config(self) -> AugmentConfig:
+        return AugmentConfig(zoom=self.source, scale=tuple(self.source_scale))
+
+    def target_config(self) -> AugmentConfig:
+        return AugmentConfig(zoom=self.target, scale=tuple(self.target_scale))
 
 
 def _uniform(n: int, lo: float, hi: float, g: torch.Generator) -> torch.Tensor:
@@ -127,3 +151,13 @@ def augment(image: torch.Tensor, parsing: torch.Tensor, kps: torch.Tensor, cfg: 
     image, parsing, kps = zoom(image, parsing, kps, cfg, g)
     image = clutter(image, parsing, cfg, g)
     return colour(image, cfg, g), parsing, kps
+
+
+def zoom_pair(batch: dict[str, torch.Tensor], cfg: LayoutZoom, g: torch.Generator) -> dict[str, torch.Tensor]:
+    """A pair batch (``src_`` / ``tgt_`` image, parsing, kps) with its source and its candidate zoomed independently."""
+    out = dict(batch)
+    for pre, zcfg in (("src_", cfg.source_config()), ("tgt_", cfg.target_config())):
+        if zcfg.zoom:
+            keys = (pre + "image", pre + "parsing", pre + "kps")
+            out.update(zip(keys, zoom(*(batch[k] for k in keys), zcfg, g)))
+    return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +47,10 @@ def remove_stale(run_dir: Path) -> None:
         shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink()
 
 
-def save_checkpoint(acc, run_dir: Path, step: int, state: dict[str, Any], keep: int) -> Path:
+def save_checkpoint(acc, run_dir: Path, step: int, state: dict[str, Any], keep: int,
+                    extra: Callable[[Path], None] | None = None) -> Path:
     """accelerator.save_state into ckpt-XXXXXX.tmp, os.replace to ckpt-XXXXXX, then update `latest` atomically;
-    keep the newest `keep` checkpoints."""
+    keep the newest `keep` checkpoints. `extra(folder)` writes more files into the checkpoint (main process)."""
     ck = run_dir / CKPT_DIR
     name = f"ckpt-{step:06d}"
     tmp, final = ck / (name + ".tmp"), ck / name
@@ -59,6 +61,8 @@ def save_checkpoint(acc, run_dir: Path, step: int, state: dict[str, Any], keep: 
     acc.save_state(str(tmp))  # every process: weights/optimisers (main) + its own RNG file
     acc.wait_for_everyone()
     if acc.is_main_process:
+        if extra is not None:
+            extra(tmp)
         write_atomic(tmp / STATE_FILE, json.dumps(state, indent=1))
         if final.exists():  # re-saving the same step (e.g. end right after a periodic save)
             old = ck / (name + ".old")

@@ -21,7 +21,7 @@ import yaml
 from ..losses import LossWeights
 from ..models.sps_model import SPSModelConfig
 from . import cli
-from .augment import AugmentConfig
+from .augment import AugmentConfig, LayoutZoom
 from .cli import option
 
 # ---------------------------------------------------------------------------------------------
@@ -112,6 +112,14 @@ class CheckpointOptions:
 
 
 @dataclass
+class AverageOptions:
+    """Weight averaging: the exported networks are the mean of snapshots taken during the run."""
+
+    every: int = option(0, "add a snapshot of the weights every N steps (0 = off: export the last weights)")
+    start: int = option(0, "the first snapshot is taken at or after this step")
+
+
+@dataclass
 class InitWeights:
     """The network a stage starts from."""
 
@@ -161,6 +169,7 @@ class RunConfig:
     data: DataOptions = option(DataOptions(), "data")
     log: LogOptions = option(LogOptions(), "logging")
     checkpoint: CheckpointOptions = option(CheckpointOptions(), "checkpoints")
+    average: AverageOptions = option(AverageOptions(), "weight averaging of the exported networks")
     loss: LossWeights = option(LossWeights(), "loss weights")
 
 
@@ -218,6 +227,10 @@ class SemanticConfig(GeneratorConfig):
 
     data: PairData = option(PairData(), "pseudo pairs")
     weights: InitWeights = option(InitWeights(), "starting weights of G_S")
+    zoom: LayoutZoom = option(LayoutZoom(), "zoom the source in (half-body crops) and the candidate in or out "
+                                            "(all off by default)")
+    correction: bool = option(False, "G_S corrects the part-warped source parsing (SemanticGeneratorConfig."
+                                     "correction); a plain G_S to start from gets prior_gain 0")
 
 
 @dataclass

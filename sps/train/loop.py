@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from . import checkpoint as ckpt
 from . import config as C
+from .averaging import WeightAverage
 from .checkpoint import latest_checkpoint
 from .stage import Stage
 
@@ -134,6 +135,7 @@ class Trainer:
         self.n_sum, self.t_log = 0, time.time()
         self.last_terms: dict[str, float] = {}
         self.sample_batch: dict[str, Any] | None = None
+        self.average: WeightAverage | None = None
 
     # -- set-up ----------------------------------------------------------------------------------
 
@@ -173,6 +175,8 @@ class Trainer:
         self.loader, self.schedulers = prepared.pop(0), schedulers
         stage.raw = {k: acc.unwrap_model(m) for k, m in stage.models.items()}
         stage.prepared()
+        if cfg.average.every:
+            self.average = WeightAverage({k: stage.raw[k] for k in stage.exported})
 
     def restore(self, found: Path | None) -> None:
         """Load a checkpoint (weights, optimisers, schedulers) and the step it was saved at."""
@@ -180,6 +184,8 @@ class Trainer:
             self.acc.load_state(str(found))
             st = ckpt.read_state(found)
             self.step, self.elapsed_before = int(st["step"]), float(st.get("elapsed_s", 0.0))
+            if self.average is not None and self.average.load(found) and self.main:
+                log.info("weight average: %d snapshots restored", self.average.count)
             if self.main:
                 log.info("resumed from %s at step %d", found, self.step)
         self.csv = CsvLog(self.run_dir / "log.csv", self.step if found is not None else None) if self.main else None
@@ -270,7 +276,16 @@ class Trainer:
                 "num_processes": nproc, "global_batch": self.cfg.batch_size * nproc * self.cfg.grad_accum}
 
     def save(self) -> None:
-        ckpt.save_checkpoint(self.acc, self.run_dir, self.step, self.state(), self.cfg.checkpoint.keep)
+        ckpt.save_checkpoint(self.acc, self.run_dir, self.step, self.state(), self.cfg.checkpoint.keep,
+                             self.average.save if self.average is not None else None)
+
+    def average_note(self) -> str:
+        """How the exported weights were averaged, for the model card ("" without averaging)."""
+        a = self.average
+        if a is None or not a.count:
+            return ""
+        c = self.cfg.average
+        return f"weights: the mean of {a.count} snapshots, one every {c.every} steps from step {c.start}"
 
     def time_up(self) -> bool:
         """Whether `max_minutes` has passed on any process (all processes agree)."""
@@ -299,6 +314,8 @@ class Trainer:
         while self.step < cfg.steps:
             self.run_step()
             self.bar.update(1)
+            if self.average is not None and self.step >= cfg.average.start and self.every(cfg.average.every):
+                self.average.add()
             if self.every(max(1, cfg.log.every)) or self.step == cfg.steps:
                 self.write_log()
             if self.step == cfg.steps:
@@ -323,14 +340,16 @@ class Trainer:
         summary: dict[str, Any] = {"stage": stage.name, "steps": self.step, "stopped_early": stopped_early,
                                    "final_losses": self.last_terms}
         if self.main:
-            self.write_samples()
-            for m in stage.raw.values():
-                m.eval()
-            with torch.no_grad():
-                metrics = stage.evaluate()
-            summary["metrics"] = metrics
-            summary["exports"] = export_all(stage, self.cfg, self.run_dir, self.step, self.state(),
-                                            self.last_terms, metrics)
+            averaged = self.average.applied() if self.average is not None else contextlib.nullcontext()
+            with averaged:  # samples, metrics and exports of the averaged weights
+                self.write_samples()
+                for m in stage.raw.values():
+                    m.eval()
+                with torch.no_grad():
+                    metrics = stage.evaluate()
+                summary["metrics"] = metrics
+                summary["exports"] = export_all(stage, self.cfg, self.run_dir, self.step, self.state(),
+                                                self.last_terms, metrics, self.average_note())
             (self.run_dir / "metrics.json").write_text(json.dumps(summary, indent=1))
         ckpt.write_checksums(stage.raw, self.run_dir, self.acc.process_index)
         self.acc.wait_for_everyone()
@@ -351,11 +370,11 @@ def run(stage_cls: type[Stage], cfg: C.RunConfig) -> dict[str, Any]:
 
 
 def export_all(stage: Stage, cfg: C.RunConfig, run_dir: Path, step: int, state: dict[str, Any],
-               losses: dict[str, float], metrics: dict[str, float]) -> list[str]:
+               losses: dict[str, float], metrics: dict[str, float], note: str = "") -> list[str]:
     """save_pretrained every exported network into RUN_DIR/export/<network>/ with a README.md model card."""
     from .export import save_network
 
-    data = "; ".join(filter(None, [stage.data_description(), f"loss: {stage.loss_description()}"]))
+    data = "; ".join(filter(None, [stage.data_description(), f"loss: {stage.loss_description()}", note]))
     paths = []
     for k in stage.exported:
         folder = run_dir / "export" / stage.export_names.get(k, k)

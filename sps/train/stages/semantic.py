@@ -1,4 +1,5 @@
-"""Stage `semantic`: SemanticGenerator (G_S) on searched pseudo labels; cross-entropy + adversarial.
+"""Stage `semantic`: SemanticGenerator (G_S) on searched pseudo labels; cross-entropy + adversarial; flips and
+the source / candidate zooms of `zoom` (`sps.train.augment.LayoutZoom`).
 
 A pair (source, candidate) from `python -m sps.search` gives input = (source parsing, source pose, candidate pose)
 and label = the candidate's parsing; G_S runs through `SPSModel.transform`. The ParsingDiscriminator sees
@@ -17,6 +18,7 @@ from ... import losses as L
 from ... import parsing as P
 from ...models import Person, SemanticOutput, SPSModel
 from ..config import SemanticConfig
+from ..augment import zoom_pair
 from ..data import flip_batch, pseudo_pairs
 from ..grids import parsing_rgb, skeleton_rgb, to_uint8
 from ..nets import new_net, no_param_grads, start_net
@@ -43,7 +45,8 @@ class SemanticStage(Stage):
         c: SemanticConfig = self.cfg
         sets = pseudo_pairs(c.data, c.canvas)
         self.train_set, self.val_sets, self.pair_counts = sets.train, sets.held_out, sets.counts
-        self.train_net("G_S", start_net("SemanticGenerator", c))
+        g_s = start_net("SemanticGenerator", c)
+        self.train_net("G_S", g_s.with_correction() if c.correction else g_s)
         self.train_net("D_parsing", new_net("ParsingDiscriminator", c, "DiscriminatorConfig"), c.optim.d_lr)
 
     def prepared(self) -> None:
@@ -58,6 +61,9 @@ class SemanticStage(Stage):
 
     def generator_losses(self, batch: dict[str, Any]) -> tuple[Terms, PairStep]:
         b = flip_batch(batch, torch.rand(batch["src_kps"].shape[0]) < self.cfg.data.flip, ("src_", "tgt_"))
+        if self.cfg.zoom.source or self.cfg.zoom.target:
+            g = torch.Generator().manual_seed(int(torch.randint(2**62, (1,))))  # drawn from the step-seeded RNG
+            b = zoom_pair(b, self.cfg.zoom, g)
         src, label = self.persons(self.model, b)
         sem = self.model.transform(src, label.keypoints)  # logits (B, 10, H, W)
         with no_param_grads(self.raw["D_parsing"]) as D:  # called outside DDP: no grads, no reducer involvement
