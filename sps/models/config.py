@@ -121,16 +121,16 @@ class SemanticGeneratorConfig(UNetConfigBase):
     norm: str = "instance"
     warp_prior: bool = True
     correction: bool = False
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.correction and not self.warp_prior:
-            raise ValueError("SemanticGeneratorConfig.correction needs warp_prior=True (it corrects the warped prior)")
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": dict(_UNET_PRESETS["tiny"]),
         "cpu": dict(_UNET_PRESETS["cpu"], out_stride=2),
         "paper": dict(_UNET_PRESETS["paper"], dropout=0.5, dropout_blocks=2),
     }
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.correction and not self.warp_prior:
+            raise ValueError("SemanticGeneratorConfig.correction needs warp_prior=True (it corrects the warped prior)")
 
 
 @dataclass

@@ -285,7 +285,8 @@ class Trainer:
         if a is None or not a.count:
             return ""
         c = self.cfg.average
-        return f"weights: the mean of {a.count} snapshots, one every {c.every} steps from step {c.start}"
+        first = max(1, -(-c.start // c.every)) * c.every  # the first multiple of `every` at or after `start`
+        return f"weights: the mean of {a.count} snapshots, one every {c.every} steps from step {first}"
 
     def time_up(self) -> bool:
         """Whether `max_minutes` has passed on any process (all processes agree)."""
