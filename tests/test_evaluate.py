@@ -150,3 +150,23 @@ def test_pck_counts():
     moved[9] = -1  # not found
     assert M.pck_counts(moved, target) == (8, 18)
     assert M.pck_counts(target, np.full((18, 2), -1.0)) == (0, 0)
+
+
+def test_layout_evaluation_scores_each_g_s_on_the_same_pairs(random_pipeline_dir, data_root, tmp_path):
+    from sps.errors import SPSError
+    from sps.evaluate.layouts import evaluate_layouts
+
+    pairs = data_root / "deepfashion" / "pairs.csv"
+    g_s = random_pipeline_dir / "semantic_generator"
+    out = tmp_path / "layouts"
+    rc = main(["layouts", "--pairs", str(pairs), "--weights", str(random_pipeline_dir), "--out", str(out),
+               "--limit", "3", "--semantic", f"same={g_s}", "--threads", "1"])
+    assert rc == 0
+    table = (out / "results.md").read_text()
+    assert "| part warp (no learning) | 3 |" in table and "| shipped G_S | 3 |" in table and "| same | 3 |" in table
+    summary = evaluate_layouts(pairs, {"same": str(g_s)}, random_pipeline_dir, tmp_path / "again", limit=3)
+    assert summary["same"]["mIoU"] == summary["shipped G_S"]["mIoU"]  # the same network, the same maps
+    for row in summary.values():
+        assert 0 <= row["mIoU"] <= 1 and len(row["IoU per label"]) == 10
+    with pytest.raises(SPSError, match="semantic_generator folder"):
+        evaluate_layouts(pairs, {"missing": str(tmp_path)}, random_pipeline_dir, tmp_path / "bad", limit=1)

@@ -1,6 +1,7 @@
 """``python -m sps.evaluate --pairs PAIRS.csv [--weights weights] [--peers DIR] ...`` (paired photos),
 ``python -m sps.evaluate photos --folder CCP [--split test]`` (photos without pairs) and
-``python -m sps.evaluate pose [--estimator NAME=DIR ...]`` (pose estimators on held-out photos)."""
+``python -m sps.evaluate pose [--estimator NAME=DIR ...]`` (pose estimators on held-out photos) and
+``python -m sps.evaluate layouts --pairs PAIRS.csv [--semantic NAME=DIR ...]`` (G_S's target layouts alone)."""
 from __future__ import annotations
 
 import argparse
@@ -80,8 +81,27 @@ def pose_main(argv: list[str]) -> int:
     return 0
 
 
+def layouts_main(argv: list[str]) -> int:
+    from .layouts import evaluate_layouts
+
+    ap = _parser("python -m sps.evaluate layouts", "G_S's target layouts alone (no images rendered) on paired photos.",
+                 "eval_layouts", "identity split of the pairs (default test: identities never trained on)")
+    ap.add_argument("--pairs", required=True, help="pairs.csv of a person folder (images/, keypoints.csv beside it)")
+    ap.add_argument("--semantic", action="append", type=_parse_ablation, default=[], metavar="NAME=DIR",
+                    help="an exported semantic_generator folder to compare with the one in --weights; repeatable")
+    args = ap.parse_args(argv)
+    summary, rc = _run(args, logging.WARNING, evaluate_layouts, args.pairs, dict(args.semantic), args.weights,
+                       args.out, None if args.split == "all" else args.split, args.limit)
+    if rc:
+        return rc
+    print((Path(args.out) / "results.md").read_text())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["layouts"]:
+        return layouts_main(argv[1:])
     if argv[:1] == ["photos"]:
         return photos_main(argv[1:])
     if argv[:1] == ["pose"]:

@@ -58,7 +58,7 @@ def _part_warp(src: np.ndarray, src_kps: np.ndarray, tgt_kps: np.ndarray, src_pa
     return to_uint8(warped[0])
 
 
-def _part_warp_parsing(src_parsing: np.ndarray, src_kps: np.ndarray, tgt_kps: np.ndarray,
+def part_warp_parsing(src_parsing: np.ndarray, src_kps: np.ndarray, tgt_kps: np.ndarray,
                        size: tuple[int, int]) -> np.ndarray:
     """The no-learning target parsing: the source's (H0, W0) label map moved part by part onto the target pose
     (G_S's own prior, ``SemanticGenerator.warp_prior``), at the target's ``size``; background where no part lands."""
@@ -158,7 +158,7 @@ def evaluate(pairs_csv: str | Path, weights: str | Path | None = None, out: str 
         gens: dict[str, tuple[np.ndarray | None, np.ndarray | None]] = {
             COPY: (resize(src, size), None),
             WARP: (_part_warp(src, src_kps, tgt_kps, res.source_parsing, size),
-                   _part_warp_parsing(res.source_parsing, src_kps, tgt_kps, size)),
+                   part_warp_parsing(res.source_parsing, src_kps, tgt_kps, size)),
             OURS: (resize(res.image, size), P.resize_labels(res.target_parsing, size)),
             OURS_GT: (resize(pipe.edit(src, tgt_parsing, tgt_kps, source_keypoints=src_kps,
                                        target_size=size).image, size), None),

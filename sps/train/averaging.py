@@ -1,7 +1,7 @@
 """Weight averaging of a run's exported networks: snapshots every N steps, the export is their mean.
 
 A GAN's weights wander from step to step: G_S's layout mIoU on held-out pairs moved by up to 0.03 between
-checkpoints 500 steps apart, and the mean of three such snapshots scored as well as the best of them. The running
+checkpoints 500 steps apart, and the mean of five such snapshots scored about as well as the best of them. The running
 sums are saved with every checkpoint, so a resumed run keeps averaging where it stopped.
 """
 from __future__ import annotations
