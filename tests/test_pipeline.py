@@ -447,3 +447,15 @@ def test_bad_inputs_raise_specific_errors(random_pipeline, call, error, words):
         call(random_pipeline, img, kps)
     res = random_pipeline(img, kps, source_keypoints=kps, source_parsing=person_parsing(64, 48, kps))
     assert res.image.size == (48, 64)  # the pipeline is unharmed
+
+
+def test_replaced_swaps_one_network_and_shares_the_rest(random_pipeline):
+    from sps.models import SemanticGenerator, SemanticGeneratorConfig
+
+    g_s = SemanticGenerator(SemanticGeneratorConfig.preset("tiny", canvas=random_pipeline.canvas))
+    other = random_pipeline.replaced(semantic_generator=g_s)
+    assert other.semantic_generator is g_s and random_pipeline.semantic_generator is not g_s
+    assert other.appearance_generator is random_pipeline.appearance_generator
+    assert other.pose_estimator is random_pipeline.pose_estimator and other.settings == random_pipeline.settings
+    with pytest.raises(TypeError, match="unknown networks"):
+        random_pipeline.replaced(generator=g_s)

@@ -208,7 +208,7 @@ def prepare(ccp_root: str | Path, out: str | Path, weights: str | Path, pose: st
     if pose is not None:
         from ..models import PoseEstimator
 
-        pipe.pose_estimator = PoseEstimator.from_pretrained(pose).eval().to(pipe.device)
+        pipe = pipe.replaced(pose_estimator=PoseEstimator.from_pretrained(pose))
     poses: dict[str, dict[str, np.ndarray]] = {"train": {}, "test": {}}
     pseudo: dict[str, dict[str, np.ndarray]] = {"train": {}, "test": {}}
     for name in tqdm(sorted(os.listdir(ccp_root / IMAGES)), desc="ccp", unit="photo"):

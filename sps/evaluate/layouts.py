@@ -18,7 +18,7 @@ from .. import parsing as P
 from ..errors import SPSError
 from ..metrics import ParsingIoU
 from ..models import SemanticGenerator
-from ..pipeline import COMPONENTS, SPSPipeline
+from ..pipeline import SPSPipeline
 from ..pipeline.poses import facing_away
 from .report import machine_note
 from .run import WARP, part_warp_parsing, select_pairs
@@ -31,9 +31,7 @@ def with_semantic_generator(pipe: SPSPipeline, folder: str | Path) -> SPSPipelin
     """``pipe`` with its G_S replaced by the one exported in ``folder`` (a ``semantic_generator`` folder)."""
     if not (Path(folder) / "config.json").is_file():
         raise SPSError(f"{folder}: not an exported semantic_generator folder (no config.json)")
-    nets = {k: getattr(pipe, k) for k in COMPONENTS}
-    nets["semantic_generator"] = SemanticGenerator.from_pretrained(str(folder))
-    return SPSPipeline(**nets, settings=pipe.settings)
+    return pipe.replaced(semantic_generator=SemanticGenerator.from_pretrained(str(folder)))
 
 
 def evaluate_layouts(pairs_csv: str | Path, generators: dict[str, str], weights: str | Path | None = "weights",

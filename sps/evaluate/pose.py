@@ -111,15 +111,13 @@ def evaluate_pose(estimators: dict[str, str], weights: str | Path = "weights", o
     held-out CCP photo; ``{row name: {metric: value}}``, also written to ``out/results.md``."""
     root = data_root()
     ccp_folder = Path(ccp_folder) if ccp_folder else root / "ccp"
-    pipe = SPSPipeline.from_pretrained(weights)
-    shipped = pipe.pose_estimator
+    shipped = SPSPipeline.from_pretrained(weights)
     annotated = {f: annotated_photos(f, root, limit) for f in folders}
     street = ccp_photos(ccp_folder) if (ccp_folder / ccp.LABELS_FILE).is_file() else []
     rows: dict[str, dict[str, float]] = {}
     t0 = time.perf_counter()
     for name, folder in estimators.items():
-        net = PoseEstimator.from_pretrained(folder).eval() if folder else shipped
-        pipe.pose_estimator = net.to(pipe.device)
+        pipe = shipped.replaced(pose_estimator=PoseEstimator.from_pretrained(folder)) if folder else shipped
         for with_flip in ((False, True) if flip else (False,)):
             pipe.settings = dataclasses.replace(pipe.settings, pose_flip=with_flip)
             label = f"{name}{' + flip averaging' if with_flip else ''}"

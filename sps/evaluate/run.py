@@ -33,18 +33,14 @@ def load_ablation(folder: str | Path, base: SPSPipeline) -> SPSPipeline:
     folder = Path(folder)
     if not folder.is_dir():
         raise SPSError(f"ablation folder not found: {folder}")
-    nets, found = {}, []
-    for sub, cls_name in COMPONENTS.items():
-        if (folder / sub / "config.json").is_file():
-            nets[sub] = getattr(models, cls_name).from_pretrained(str(folder / sub))
-            found.append(sub)
-        else:
-            nets[sub] = getattr(base, sub)
+    nets = {sub: getattr(models, cls_name).from_pretrained(str(folder / sub)) for sub, cls_name in COMPONENTS.items()
+            if (folder / sub / "config.json").is_file()}
+    found = list(nets)
     if not found:
         raise SPSError(f"{folder}: no network sub-folder ({', '.join(COMPONENTS)})")
     log.info("ablation %s: %s from the folder, the rest from the main pipeline", folder, ", ".join(found))
     has_settings = (folder / PIPELINE_FILE).is_file()
-    return SPSPipeline(**nets, settings=PipelineSettings.load(folder) if has_settings else base.settings)
+    return base.replaced(PipelineSettings.load(folder) if has_settings else None, **nets)
 
 
 def _part_warp(src: np.ndarray, src_kps: np.ndarray, tgt_kps: np.ndarray, src_parsing: np.ndarray,
@@ -59,7 +55,7 @@ def _part_warp(src: np.ndarray, src_kps: np.ndarray, tgt_kps: np.ndarray, src_pa
 
 
 def part_warp_parsing(src_parsing: np.ndarray, src_kps: np.ndarray, tgt_kps: np.ndarray,
-                       size: tuple[int, int]) -> np.ndarray:
+                      size: tuple[int, int]) -> np.ndarray:
     """The no-learning target parsing: the source's (H0, W0) label map moved part by part onto the target pose
     (G_S's own prior, ``SemanticGenerator.warp_prior``), at the target's ``size``; background where no part lands."""
     labels = torch.from_numpy(P.resize_labels(src_parsing, size).astype(np.int64))[None]

@@ -107,6 +107,15 @@ class SPSPipeline:
                 for sub, name in COMPONENTS.items()}
         return cls(**nets)
 
+    def replaced(self, settings: PipelineSettings | None = None, **networks: torch.nn.Module) -> SPSPipeline:
+        """A pipeline sharing this one's networks and settings, with the given ones replaced (e.g.
+        ``pipe.replaced(semantic_generator=net)``: another G_S to compare, on the same device)."""
+        unknown = sorted(set(networks) - set(COMPONENTS))
+        if unknown:
+            raise TypeError(f"replaced(): unknown networks {unknown}; known: {list(COMPONENTS)}")
+        nets = {k: networks[k].to(self.device) if k in networks else getattr(self, k) for k in COMPONENTS}
+        return SPSPipeline(**nets, settings=settings or self.settings)
+
     def save_pretrained(self, folder: str | os.PathLike) -> Path:
         """Write the pipeline folder: one sub-folder per network and pipeline.json."""
         folder = Path(folder)
