@@ -198,3 +198,21 @@ def test_python_m_sps_with_the_shipped_weights(tmp_path):
     arr = np.asarray(Image.open(out).convert("RGB"))
     assert arr.shape[:2] == np.asarray(Image.open(photo)).shape[:2] and arr.std() > 5
     assert (tmp_path / "me_back.target_parsing.png").is_file()
+
+
+def test_background_option(capsys, weights, photos, tmp_path):
+    """--background plain: a flat backdrop of the photo's background colour; the default keeps the photo's scene."""
+    outs = {}
+    for bg in ("plain", None):
+        out = tmp_path / f"{bg}.png"
+        extra = ["--background", bg] if bg else []
+        rc, stdout, _ = run(capsys, "transfer", photos[0], "--pose", "front_arms_down", "-o", str(out), "--weights",
+                            weights, "--device", "cpu", *extra)
+        assert rc == 0, stdout
+        outs[bg] = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    corner = outs["plain"][:8, :8].reshape(-1, 3)
+    assert (corner == corner[0]).all()  # one flat colour
+    assert np.abs(outs[None][:8, :8].reshape(-1, 3) - corner[0]).max() > 0  # the photo's own pixels
+    with pytest.raises(SystemExit):
+        main(["transfer", photos[0], "--pose", "front_arms_down", "-o", str(tmp_path / "x.png"), "--background", "sky"])
+    assert "invalid choice: 'sky'" in capsys.readouterr().err

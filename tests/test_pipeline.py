@@ -357,7 +357,7 @@ def test_flip_averaged_pose_is_mirror_symmetric(data_root):
 # Pipeline settings: background fill and the person region of an estimated parsing
 # ------------------------------------------------------------------------------------------------
 
-def test_background_takes_the_source_colour(random_pipeline):
+def test_background_source_plain_and_generated(random_pipeline):
     h, w = 128, 96
     kps = person_pose(h, w)
     img = np.full((h, w, 3), (40, 90, 200), np.uint8)  # a plain blue backdrop
@@ -370,6 +370,14 @@ def test_background_takes_the_source_colour(random_pipeline):
     try:
         res = random_pipeline.edit(img, empty, source_keypoints=kps, source_parsing=par)
         assert np.abs(np.asarray(res.image).astype(int) - (40, 90, 200)).max() > 20  # G_A's own pixels
+        random_pipeline.settings.background = "plain"
+        busy = img.copy()
+        busy[:h // 3] = (200, 30, 30)  # a red band on top of the backdrop: the plain fill is its median colour
+        res = random_pipeline.edit(busy, empty, source_keypoints=kps, source_parsing=par)
+        assert np.abs(np.asarray(res.image).astype(int) - (40, 90, 200)).max() <= 1
+        random_pipeline.settings.background = "source"
+        res = random_pipeline.edit(busy, empty, source_keypoints=kps, source_parsing=par)
+        assert np.abs(np.asarray(res.image)[:4].astype(int) - (200, 30, 30)).max() <= 1  # the scene kept
     finally:
         random_pipeline.settings.background = "source"
 

@@ -11,6 +11,7 @@ from typing import Any
 from .. import edits as E
 from ..app.backend import default_threads
 from ..errors import DataError, SPSError
+from ..pipeline.settings import BACKGROUNDS
 from .batch import Job, output_path, run_jobs
 from .inputs import TargetPose, default_weights, device, photos, target_pose
 
@@ -86,6 +87,9 @@ def _common() -> argparse.ArgumentParser:
     common.add_argument("--device", default="auto", help="cpu, cuda, cuda:1... (default: auto, a GPU if there is one)")
     common.add_argument("--threads", type=int, default=default_threads(),
                         help="torch CPU threads (default: the CPU cores minus one, 1 to 4: %(default)s here)")
+    common.add_argument("--background", choices=BACKGROUNDS, default=None,
+                        help="behind the new person: the photo's own scene (source), a flat fill of its background "
+                             "colour (plain) or G_A's own pixels (generated); default: the weights' pipeline.json")
     common.add_argument("--save-intermediates", action="store_true",
                         help="also write the parsing maps (palette PNG: pixel = label id) and poses (OpenPose JSON) "
                              "next to each output: <name>.<which>_parsing.png, <name>.<which>_pose.json")
@@ -139,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         jobs = JOBS[args.command](args)
         pipe = load_pipeline(args.weights or default_weights(), args.device, args.threads)
+        if args.background:
+            pipe.settings.background = args.background
     except (SPSError, RuntimeError, AssertionError) as e:  # bad inputs, weights; torch: an unusable --device
         print(f"sps {args.command}: error: {e}", file=sys.stderr)
         return 2

@@ -269,18 +269,22 @@ class SPSPipeline:
         with timer("post"):
             frame, win, probs = out.frame, out.window, gen.target_probs
             tpar = probs.argmax(1)[0].cpu().numpy().astype(np.int64)  # (H, W)
-            # The photo without the person who stood there: their labels and body, filled from around them.
-            gone = to_window(win, person_mask(out.photo.parsing, out.photo.kps)[None])[0].numpy() > 0.5
-            known = frame.place(np.ones(out.source.photo.size, bool), False)
-            (fr, fc), (wr, wc) = win.overlap(frame.size)
-            known[fr, fc] &= ~gone[wr, wc]
-            base = plate(frame.place(out.source.photo.array, 255), known)
+            src_parsing = src.source_parsing()
+            colour = background_colour(src.source.photo.array, src_parsing)  # (3,) float, 0..255
+            if self.settings.background == "plain":
+                base = np.empty((*frame.size, 3), np.uint8)
+                base[:] = np.round(colour).astype(np.uint8)
+            else:  # the photo without the person who stood there: their labels and body, filled from around them
+                gone = to_window(win, person_mask(out.photo.parsing, out.photo.kps)[None])[0].numpy() > 0.5
+                known = frame.place(np.ones(out.source.photo.size, bool), False)
+                (fr, fc), (wr, wc) = win.overlap(frame.size)
+                known[fr, fc] &= ~gone[wr, wc]
+                base = plate(frame.place(out.source.photo.array, 255), known)
             person = opacity(probs, tgt_kps)  # (1, 1, H, W)
             sharp = window_composite(gen.appearance, src, win)  # (3, h, w) at the window's size, or None
-            alpha = person if self.settings.background == "source" else torch.ones_like(person)
+            alpha = torch.ones_like(person) if self.settings.background == "generated" else person
             # No-learning baseline: the source's parts moved onto the target pose, pasted the same way.
-            src_parsing = src.source_parsing()
-            fill = torch.from_numpy(background_colour(src.source.photo.array, src_parsing) / 127.5 - 1)[None]
+            fill = torch.from_numpy(colour / 127.5 - 1)[None]
             warped = warp_baseline(src.photo.image, gen.source.keypoints, gen.target.keypoints, fill.to(self.device))
             tgt_frame = K.crop_keypoints(win.keypoints_back(tgt_kps), 0, 0, frame.size)
             res = PipelineResult(

@@ -10,7 +10,7 @@ from typing import Any
 from ..models.sps_model import SPSModelConfig
 
 PIPELINE_FILE = "pipeline.json"
-BACKGROUNDS = ("source", "generated")
+BACKGROUNDS = ("source", "plain", "generated")
 PLACEMENTS = ("frame", "person")
 COLOUR_MATCHING = ("edits", "always", "never")
 
@@ -31,8 +31,9 @@ class PipelineSettings:
         the body parts drawn from the keypoints (the parser sometimes labels patterned or grey backgrounds as
         clothes); 0 = keep the parser's map as it is.
     background: ``"source"`` pastes the new person into the photo through G_S's person probability, over the
-        photo's own background (where the person was, filled from around it); ``"generated"`` pastes G_A's whole
-        window (its own background included).
+        photo's own background (where the person was, filled from around it); ``"plain"`` the same over a flat fill
+        of the photo's background colour (a studio backdrop: the scene behind the source is dropped, as when the
+        target was shot elsewhere); ``"generated"`` pastes G_A's whole window (its own background included).
     placement: where a target pose given as keypoints (or taken from another photo) goes: ``"frame"`` where its
         coordinates say on the photo's grid (or on ``target_size``, the photo fitted into it); ``"person"`` scaled
         to the source person and moved onto them (necks together), for poses from presets or other photos.
