@@ -100,3 +100,21 @@ def test_gradients_reach_both_generators(model):
     finally:
         model.eval()
         model.zero_grad(set_to_none=True)
+
+
+@torch.no_grad()
+def test_flip_average_is_mirror_symmetric(model):
+    """transform(flip_average=True) answers a mirrored pair with the mirrored layout; a single pass does not."""
+    from sps.models.sps_model import _flip_keypoints, _flip_maps
+
+    image, labels, kps, target = _batch(model)
+    w = model.canvas[1]
+    src = model.person(image, labels, kps)
+    mirrored = model.person(image.flip(-1), _flip_maps(P.one_hot(labels)), _flip_keypoints(kps, w))
+    averaged = model.transform(src, target, flip_average=True).logits
+    torch.testing.assert_close(model.transform(mirrored, _flip_keypoints(target, w), flip_average=True).logits,
+                               _flip_maps(averaged), rtol=1e-4, atol=1e-4)
+    single = model.transform(src, target).logits
+    assert not torch.allclose(model.transform(mirrored, _flip_keypoints(target, w)).logits, _flip_maps(single),
+                              rtol=1e-3, atol=1e-3)
+    assert torch.equal(_flip_keypoints(_flip_keypoints(kps, w), w), kps)

@@ -28,6 +28,21 @@ from .appearance import AppearanceOutput
 TARGET_PARSING = ("soft", "hard")
 
 
+_FLIP_LABELS = list(P.FLIP_LABELS)
+_FLIP_JOINTS = list(K.FLIP_PERMUTATION)
+
+
+def _flip_maps(maps: torch.Tensor) -> torch.Tensor:
+    """(B, 10, H, W) label maps (one-hot, soft or logits) mirrored, left and right labels swapped."""
+    return maps.flip(-1)[:, _FLIP_LABELS]
+
+
+def _flip_keypoints(kps: torch.Tensor, width: int) -> torch.Tensor:
+    """(B, 18, 2) canvas xy mirrored on a canvas ``width`` wide, left and right joints swapped (missing stay -1)."""
+    mirrored = torch.stack([width - 1 - kps[..., 0], kps[..., 1]], -1)
+    return torch.where(K.visible(kps)[..., None], mirrored, kps)[:, _FLIP_JOINTS]
+
+
 @dataclass
 class SPSModelConfig:
     """Settings of the generation path (the same in training and at inference).
@@ -149,13 +164,22 @@ class SPSModel(nn.Module):
 
     # -- the two steps ----------------------------------------------------------------------------
 
-    def transform(self, source: Person, target_keypoints: torch.Tensor) -> SemanticOutput:
-        """G_S: the source's parsing moved to the target pose (soft/hard and margin as configured)."""
+    def transform(self, source: Person, target_keypoints: torch.Tensor, flip_average: bool = False) -> SemanticOutput:
+        """G_S: the source's parsing moved to the target pose (soft/hard and margin as configured).
+
+        ``flip_average``: G_S also sees the mirrored pair (left and right swapped) and the two answers' logits are
+        averaged, the second mirrored back (test-time flip averaging; twice G_S's cost)."""
         c = self.config
         target_keypoints = target_keypoints.float()
         target_heatmaps = self.heatmaps(target_keypoints)
         logits = self.semantic_generator(source.parsing, source.heatmaps, target_heatmaps,
                                          src_kps=source.keypoints, tgt_kps=target_keypoints)  # (B, 10, H, W)
+        if flip_average:
+            width = source.parsing.shape[-1]
+            src_kps, tgt_kps = _flip_keypoints(source.keypoints, width), _flip_keypoints(target_keypoints, width)
+            mirrored = self.semantic_generator(_flip_maps(source.parsing), self.heatmaps(src_kps),
+                                               self.heatmaps(tgt_kps), src_kps=src_kps, tgt_kps=tgt_kps)
+            logits = 0.5 * (logits + _flip_maps(mirrored))
         probs = logits.softmax(1)
         if c.target_margin > 0:  # far from the target body -> background
             near = body_region(target_keypoints, self.canvas, c.target_margin).to(probs.device)[:, None]

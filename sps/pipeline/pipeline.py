@@ -246,7 +246,7 @@ class SPSPipeline:
                 tkps = torch.from_numpy(np.asarray(tgt_kps, np.float32))[None].to(dev)
             if tgt_parsing is None:
                 with timer("G_S"):
-                    sem = self.model.transform(source, tkps)
+                    sem = self.model.transform(source, tkps, flip_average=self.settings.semantic_flip)
                 probs, logits = sem.probs, sem.logits
             else:
                 probs, logits = self.model.maps(torch.from_numpy(tgt_parsing)[None].to(dev)), None

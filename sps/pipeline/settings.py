@@ -24,6 +24,8 @@ class PipelineSettings:
     keypoint_threshold: heatmap peak below which a joint counts as missing.
     pose_flip: the pose estimator also looks at the mirrored photo and its heatmaps (sides swapped back) are
         averaged with the first look's (test-time flip averaging).
+    semantic_flip: G_S also transforms the mirrored source and pose, and the two layouts are averaged (the second
+        mirrored back; ``SPSModel.transform(flip_average=True)``).
     min_person_fraction: fewer person pixels than this fraction of the photo (parser) -> NoPersonError.
     min_joints: fewer visible joints than this (pose estimator, on the photo and on a grey copy of it, the better
         of the two looks) -> NoPersonError. A missing neck or shoulder is inferred, not refused.
@@ -51,6 +53,7 @@ class PipelineSettings:
     model: SPSModelConfig = field(default_factory=SPSModelConfig)
     keypoint_threshold: float = 0.2
     pose_flip: bool = False
+    semantic_flip: bool = False
     min_person_fraction: float = 0.02
     min_joints: int = 4
     person_margin: float = 0.1
