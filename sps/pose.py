@@ -69,6 +69,20 @@ def visible(kps: np.ndarray | torch.Tensor):
     return (kps[..., 0] >= 0) & (kps[..., 1] >= 0)
 
 
+FACING_AWAY = 0.3  # x shoulder distance: how far the person's right shoulder must lie right of the left one
+
+
+def facing_away(kps: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+    """(..., 18, 2) image xy -> (...) bool: back views, the person's right shoulder on the image's right of the
+    left one by more than ``FACING_AWAY`` x their distance (a front view has it on the left; a side view has the two
+    close together). False when a shoulder is missing."""
+    r, l = kps[..., 2, :], kps[..., 5, :]
+    both = visible(kps)[..., 2] & visible(kps)[..., 5]
+    dist = ((r - l) ** 2).sum(-1) ** 0.5
+    return both & (r[..., 0] - l[..., 0] > FACING_AWAY * (dist.clamp(min=1e-6) if isinstance(dist, torch.Tensor)
+                                                          else np.maximum(dist, 1e-6)))
+
+
 def num_visible(kps: np.ndarray) -> int:
     """Number of visible joints of one pose."""
     return int(visible(np.asarray(kps)).sum())

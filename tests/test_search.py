@@ -368,3 +368,37 @@ def test_cli_cross_folder_out_dir_resumes_and_reports(tmp_path):
     text = md.read_text()
     assert "## Match scores per source folder" in text and "flipped" in text and "![examples](examples.png)" in text
     assert png.stat().st_size > 1000
+
+
+def test_view_turn_search_pairs_front_views_with_back_views(viton_small):
+    """view="turn": every candidate faces the other way; head_as_hair makes a face on the back of a head no mismatch."""
+    from sps import pose as K
+    from sps.parsing import LABELS
+    from sps.search.index import head_as_hair
+
+    ix = viton_small
+    w = ix.size[1]
+    face, hair = LABELS.index("face"), LABELS.index("hair")
+    # a back view of each person: the photo mirrored, the joints keep their names (right shoulder now on the right)
+    back_kps = ix.kps[:40].copy()
+    vis = (back_kps >= 0).all(-1)
+    back_kps[..., 0] = np.where(vis, w - 1 - back_kps[..., 0], back_kps[..., 0])
+    back_labels = ix.labels[:40, :, ::-1].copy()
+    back_labels[back_labels == face] = hair
+    pool = SearchIndex(ix.names[:40] + [f"b{n}" for n in ix.names[:40]], np.concatenate([ix.labels[:40], back_labels]),
+                       np.concatenate([ix.kps[:40], back_kps]))
+    away = K.facing_away(pool.kps_t)
+    assert int(away[:40].sum()) <= 2 and int(away[40:].sum()) >= 38  # VITON is frontal; the copies face away
+    cfg = SearchConfig(k=16, view="turn", flip=True, pose_margin=0.0)
+    merged = head_as_hair(pool)
+    assert not (merged.labels == face).any() and (merged.labels[40:] == pool.labels[40:]).all()
+    results = search(merged, range(40), cfg)
+    found = [r for r in results if r.candidate >= 0 and not away[r.source]]
+    assert len(found) >= 30 and all(bool(away[r.candidate]) for r in found)
+    plain = search(pool, range(40), SearchConfig(k=16, flip=True, pose_margin=0.0))
+    assert sum(bool(away[r.candidate]) for r in plain if r.candidate >= 0) < len(found) // 2  # views kept without it
+    src = torch.tensor([r.source for r in found])
+    cand = torch.tensor([r.candidate for r in found])
+    assert float(score_pairs(merged, src, cand).mean()) < float(score_pairs(pool, src, cand).mean())
+    with pytest.raises(ValueError, match="view"):
+        SearchConfig(view="side")

@@ -7,7 +7,8 @@ import torch
 
 from sps import parsing as P
 from sps.train.config import SemanticConfig
-from sps.train.self_pairs import FACE, HAIR, facing_away, part_warped_labels, self_pairs
+from sps.pose import facing_away
+from sps.train.self_pairs import FACE, HAIR, part_warped_labels, self_pairs
 
 from conftest import synthetic_parsing, synthetic_pose
 

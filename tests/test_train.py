@@ -224,6 +224,15 @@ def test_semantic_mixes_pair_files_with_predicted_parsing(chain, tmp_path, pairs
     unbalanced = SemanticStage(C.resolve("semantic", [*args, "--data.balance", "false"]), None)
     unbalanced.build()
     assert len(unbalanced.train_set) == 16
+    # a second pair file on the same folder (e.g. the view-turn search) keeps its own share, count and metrics
+    turn = tmp_path / "turn.csv"
+    turn.write_text(df_pairs.read_text())
+    twice = SemanticStage(C.resolve("semantic", [*args, "--data.pairs", str(pairs_csv), str(df_pairs), str(turn),
+                                                 "--data.dataset", "viton/train", "deepfashion", "deepfashion"]), None)
+    twice.build()
+    keys = {"viton/train", f"deepfashion/{df_pairs.stem}", "deepfashion/turn"}
+    assert twice.pair_counts == dict.fromkeys(keys, 5) | {"viton/train": 11} and set(twice.val_sets) == keys
+    assert len(twice.train_set) == 33 and "5 from " + str(turn) in twice.data_description()
 
     # lr 0: the export is the initial weights, so G_S really started from --init_weights
     summary = train("semantic", [*args, "--out", str(tmp_path), "--optim.lr", "0", "--optim.d_lr", "0"])

@@ -19,7 +19,6 @@ LEG_JOINTS = (9, 10, 12, 13)  # knees and ankles
 ANKLES = (10, 13)
 FACE_LABEL = 1
 HAIR_LABEL = 2
-FACING_AWAY = 0.3  # x shoulder distance: how far the person's right shoulder must lie right of the left one
 LOWER_BODY_LABELS = (4, 5, 8, 9)  # pants, skirt, legs (sps.parsing.LABELS)
 # Pants, skirt and legs among the person pixels: from 0.1 a photo shows legs (portraits: < 0.01; held-out CCP: the
 # street photos the pose estimator finds no hip on, 0.27 to 0.43, with the parser trained on CCP).
@@ -210,10 +209,5 @@ def face_centre(labels: np.ndarray | None) -> np.ndarray | None:
 
 
 def facing_away(kps: np.ndarray) -> bool:
-    """True for a back view: the person's right shoulder on the image's right of the left one by more than
-    ``FACING_AWAY`` x their distance (a front view has it on the left; a side view has the two close together)."""
-    kps = K.validate_keypoints(kps)
-    if not K.visible(kps)[[R_SHOULDER, L_SHOULDER]].all():
-        return False
-    r, l = kps[R_SHOULDER], kps[L_SHOULDER]
-    return bool(r[0] - l[0] > FACING_AWAY * max(float(np.linalg.norm(r - l)), 1e-6))
+    """True for a back view (``sps.pose.facing_away``)."""
+    return bool(K.facing_away(K.validate_keypoints(kps)))

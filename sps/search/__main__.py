@@ -23,7 +23,7 @@ import torch
 from ..data import data_root, person_folder
 from ..splits import split_of
 from .core import SearchConfig, iter_search, prefilter_agreement
-from .index import DEFAULT_CACHE, SearchIndex, concat_indexes, find_folders, load_index
+from .index import DEFAULT_CACHE, SearchIndex, concat_indexes, find_folders, head_as_hair, load_index
 from .io import PairWriter, PseudoPair, finished_sources, parse_size
 
 log = logging.getLogger("sps.search")
@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "the others still serve as candidates)")
     ap.add_argument("--pool", default="all", choices=("all", "same"),
                     help="candidates from every folder, or from the source's own folder only")
+    ap.add_argument("--view", default="any", choices=("any", "turn"),
+                    help="turn: only candidates facing the other way (one of the two a back view), scored with "
+                         "face and hair as one label")
     ap.add_argument("--flip", action="store_true", help="also score every candidate mirrored (left/right swapped)")
     ap.add_argument("--scales", type=_floats, default=(1.0,), help="also score candidates rescaled by these "
                     "factors about their centre, e.g. 0.85,1,1.15 (only people wholly on the canvas)")
@@ -135,7 +138,8 @@ def build_pool(args: argparse.Namespace, folders: list[tuple[str, Path]], limit:
         parts.append(load_index(folder, args.size, dirs.get(name), args.labels, args.workers,
                                 args.cache_dir or None, dataset=name, limit=limit, keep=keep))
         log.info("%s: %d images in the pool", name, len(parts[-1]))
-    return concat_indexes(parts)
+    pool = concat_indexes(parts)
+    return head_as_hair(pool) if args.view == "turn" else pool
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -151,6 +155,7 @@ def main(argv: list[str] | None = None) -> None:
         k=args.k or None, pose_margin=args.pose_margin, exclude_same_person=not args.allow_same_person,
         required_parts=tuple(p.strip() for p in args.required_parts.split(",")) if args.required_parts else None,
         sampler=args.sampler, source_chunk=args.batch, flip=args.flip, scales=args.scales, pool=args.pool,
+        view=args.view,
         near_duplicate_iou=args.near_duplicate_iou if args.near_duplicate_iou < 1 else None)
     folders = resolve_folders(args.data, args.split)
 

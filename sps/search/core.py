@@ -29,7 +29,10 @@ in pose from the source by at least ``pose_margin``
 Variants (``SearchConfig.flip``, ``scales``; ``sps.search.variants``): a candidate may also be shown mirrored
 (left/right labels and joints swapped) and rescaled about its centre; each variant is scored like any
 candidate and the result names the one that won. A mirrored candidate has its own pose, so the pose margin
-and the part check use the mirrored pose. Near-duplicates (``near_duplicate_iou``): a candidate whose map,
+and the part check use the mirrored pose. View turns (``view="turn"``): only candidates that face the other way
+(one of source and candidate a back view, ``sps.pose.facing_away``), so that G_S also learns what a turn shows and
+hides; search such pairs on maps whose face is labelled hair (``sps.search.index.head_as_hair``), else a face moved
+onto the back of a head costs as a mismatch. Near-duplicates (``near_duplicate_iou``): a candidate whose map,
 as it is or mirrored, agrees with the source's (before any warp) on more than that fraction of their
 labelled pixels is skipped. An index of several folders (``concat_indexes``) searches across them, or
 within the source's folder only (``pool="same"``).
@@ -49,6 +52,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import pose as K
 from ..parsing import FLIP_LABELS, NUM_LABELS
 from ..parts import NUM_PARTS, PART_NAMES, part_transforms_torch
 from .index import PartMaps, SearchIndex, moved_maps, touches_border
@@ -74,6 +78,7 @@ class SearchConfig:
     scales: tuple[float, ...] = (1.0,)  # and rescaled by these factors about its centre
     near_duplicate_iou: float | None = 0.9  # skip candidates whose map (or its mirror) overlaps the source's more
     pool: str = "all"                   # "all" folders of the index, or the source's "same" folder only
+    view: str = "any"                   # "turn": only candidates facing the other way (see the module doc)
 
     @property
     def variants(self) -> tuple[Variant, ...]:
@@ -83,6 +88,8 @@ class SearchConfig:
     def __post_init__(self) -> None:
         self.scales = tuple(float(s) for s in self.scales)
         variant_set(self.flip, self.scales)  # validates the scales
+        if self.view not in ("any", "turn"):
+            raise ValueError(f"view must be 'any' or 'turn', got {self.view!r}")
         if self.pool not in ("all", "same"):
             raise ValueError(f"pool must be 'all' or 'same', got {self.pool!r}")
         if self.normalise not in ("union", "none"):
@@ -158,6 +165,9 @@ def candidate_mask(index: SearchIndex, sources: torch.Tensor, cfg: SearchConfig,
     if cfg.pool == "same":
         oc = index.origin_codes
         ok &= oc[sources][:, None] == oc[None, :]
+    if cfg.view == "turn":  # a mirrored back view is still a back view: the same test for every column
+        away = K.facing_away(index.kps_t)
+        ok &= away[sources][:, None] != away[None, :]
     if cfg.required_parts is None:
         need = index.part_vis[sources].float()  # (Q, 10)
     else:

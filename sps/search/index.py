@@ -23,7 +23,7 @@ import torch
 from ..canvas import LABEL_PAD, Canvas
 from ..data import find_person_folders, read_label_png
 from ..errors import DataError
-from ..parsing import FLIP_LABELS, NUM_LABELS, merge_lip
+from ..parsing import FLIP_LABELS, LABELS, NUM_LABELS, merge_lip
 from ..parts import MIRROR_PART, NUM_PARTS, PART_KEYPOINTS, part_masks_torch
 from ..pose import read_keypoints_csv
 from ..splits import identity
@@ -244,6 +244,14 @@ def concat_indexes(indexes: list[SearchIndex]) -> SearchIndex:
                        np.concatenate([ix.kps for ix in indexes]), "+".join(ix.dataset for ix in indexes),
                        [f"{o}/{p}" for ix in indexes for o, p in zip(ix.origins, ix.persons)],
                        [o for ix in indexes for o in ix.origins])
+
+
+def head_as_hair(index: SearchIndex) -> SearchIndex:
+    """The index with every face pixel labelled hair, a head as a back view shows it: the view-turn search scores a
+    face moved onto the back of a head as no mismatch (``SearchConfig.view``)."""
+    labels = index.labels.copy()
+    labels[labels == LABELS.index("face")] = LABELS.index("hair")
+    return SearchIndex(index.names, labels, index.kps, index.dataset, index.persons, index.origins)
 
 
 def bone_directions(kps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

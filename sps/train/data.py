@@ -178,11 +178,17 @@ def read_pairs(path: str | Path, min_margin: float = 0.0, max_score: float = 0.0
 
 @dataclass
 class PairSets:
-    """The semantic stage's data: the training set, held-out pairs per folder, training pairs per folder."""
+    """The semantic stage's data: the training set, held-out pairs and training pair counts per pair file (keyed by
+    ``pair_file_key``)."""
 
     train: Dataset
     held_out: dict[str, PseudoPairs]
     counts: dict[str, int]
+
+
+def pair_file_key(path: str | Path, name: str, names: Sequence[str]) -> str:
+    """A pair file's key in ``PairSets``: its folder ``name``, or ``name/<file stem>`` when several files share it."""
+    return name if list(names).count(name) == 1 else f"{name}/{Path(path).stem}"
 
 
 def pseudo_pairs(data, canvas: Sequence[int]) -> PairSets:
@@ -227,7 +233,8 @@ def pseudo_pairs(data, canvas: Sequence[int]) -> PairSets:
         others = {d: folder(d)[0] for d in {p.candidate_dataset for p in pairs} - {""}}
         n_val = min(data.eval_images, max(1, len(pairs) // 10)) if data.eval_images and len(pairs) > 1 else 0
         train_parts.append(PseudoPairs(base, pairs[: len(pairs) - n_val], others))
-        held_out[name] = PseudoPairs(base, pairs[len(pairs) - n_val:], others)
-    counts = {name: len(p) for name, p in zip(data.dataset, train_parts)}
+        held_out[pair_file_key(path, name, data.dataset)] = PseudoPairs(base, pairs[len(pairs) - n_val:], others)
+    counts = {pair_file_key(path, name, data.dataset): len(p)
+              for path, name, p in zip(data.pairs, data.dataset, train_parts)}
     train = balanced(train_parts) if data.balance or len(train_parts) == 1 else ConcatDataset(train_parts)
     return PairSets(train, held_out, counts)

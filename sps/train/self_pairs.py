@@ -24,15 +24,6 @@ from .. import pose as K
 from ..parts import warp_image_by_parts
 
 FACE, HAIR = P.LABELS.index("face"), P.LABELS.index("hair")
-R_SHOULDER, L_SHOULDER = 2, 5
-FACING_AWAY = 0.3  # as sps.pipeline.poses.facing_away: right shoulder right of the left by 0.3 x their distance
-
-
-def facing_away(kps: torch.Tensor) -> torch.Tensor:
-    """(B, 18, 2) canvas xy -> (B,) bool: back views (``sps.pipeline.poses.facing_away`` on a batch)."""
-    r, l = kps[:, R_SHOULDER], kps[:, L_SHOULDER]
-    both = K.visible(kps)[:, [R_SHOULDER, L_SHOULDER]].all(1)
-    return both & (r[:, 0] - l[:, 0] > FACING_AWAY * (r - l).norm(dim=-1).clamp(min=1e-6))
 
 
 def part_warped_labels(parsing: torch.Tensor, src_kps: torch.Tensor, tgt_kps: torch.Tensor) -> torch.Tensor:
@@ -51,7 +42,7 @@ def self_pairs(batch: dict[str, torch.Tensor], prob: float, g: torch.Generator) 
     """
     n = batch["src_kps"].shape[0]
     on = torch.rand(n, generator=g) < prob
-    src_away, cand_away = facing_away(batch["src_kps"]), facing_away(batch["tgt_kps"])
+    src_away, cand_away = K.facing_away(batch["src_kps"]), K.facing_away(batch["tgt_kps"])
     on &= ~(src_away & ~cand_away).cpu()  # a back view's hair would land on a frontal head
     if not on.any():
         return batch

@@ -19,7 +19,7 @@ from ... import parsing as P
 from ...models import Person, SemanticOutput, SPSModel
 from ..config import SemanticConfig
 from ..augment import zoom_pair
-from ..data import flip_batch, pseudo_pairs
+from ..data import flip_batch, pair_file_key, pseudo_pairs
 from ..self_pairs import self_pairs
 from ..grids import parsing_rgb, skeleton_rgb, to_uint8
 from ..nets import new_net, no_param_grads, start_net
@@ -127,7 +127,8 @@ class SemanticStage(Stage):
 
     def data_description(self) -> str:
         d = self.cfg.data
-        parts = [f"{self.pair_counts[name]} from {path} on {name}" for path, name in zip(d.pairs, d.dataset)]
+        parts = [f"{self.pair_counts[pair_file_key(path, name, d.dataset)]} from {path} on {name}"
+                 for path, name in zip(d.pairs, d.dataset)]
         held = sum(len(v) for v in self.val_sets.values())
         text = f"searched pseudo pairs: {'; '.join(parts)} ({held} held out for the metrics)"
         if d.parsing_dirs:
