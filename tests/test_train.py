@@ -366,10 +366,10 @@ def test_pairs_whose_candidate_folder_is_missing_are_skipped(tmp_path, pairs_csv
 
 def test_weight_average_is_the_mean_of_the_snapshots_and_survives_a_resume(tmp_path, pairs_csv):
     """--average.every: the export is the mean of the weights at the snapshot steps (here with G_S as a correction of
-    the warped prior, zoomed pairs and self pairs), and a run stopped and resumed exports the same mean."""
+    the warped prior and zoomed pairs), and a run stopped and resumed exports the same mean."""
     args = [*TINY, "--data.pairs", str(pairs_csv), "--checkpoint.every", "2", "--checkpoint.keep", "10",
             "--log.sample_every", "0", "--average.every", "2", "--average.start", "2", "--correction", "true",
-            "--zoom.source", "0.5", "--zoom.target", "0.5", "--self_pairs", "0.5"]
+            "--zoom.source", "0.5", "--zoom.target", "0.5"]
     straight = tmp_path / "straight"
     summary = train("semantic", [*args, "--steps", "6", "--out", str(straight)])
     assert summary["steps"] == 6

@@ -231,13 +231,6 @@ class SemanticConfig(GeneratorConfig):
                                             "(all off by default)")
     correction: bool = option(False, "G_S corrects the part-warped source parsing (SemanticGeneratorConfig."
                                      "correction); a plain G_S to start from gets prior_gain 0")
-    self_pairs: float = option(0.0, "share of pairs turned into self pairs: the source moved part by part onto the "
-                                    "candidate's pose is the input, the source's own map the label "
-                                    "(sps.train.self_pairs)")
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.self_pairs <= 1:
-            raise ValueError(f"self_pairs is a share of the pairs in [0, 1], got {self.self_pairs!r}")
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""Stage `semantic`: SemanticGenerator (G_S) on searched pseudo labels; cross-entropy + adversarial; flips,
-the source / candidate zooms of `zoom` (`sps.train.augment.LayoutZoom`) and self pairs (`sps.train.self_pairs`).
+"""Stage `semantic`: SemanticGenerator (G_S) on searched pseudo labels; cross-entropy + adversarial; flips and
+the source / candidate zooms of `zoom` (`sps.train.augment.LayoutZoom`).
 
 A pair (source, candidate) from `python -m sps.search` gives input = (source parsing, source pose, candidate pose)
 and label = the candidate's parsing; G_S runs through `SPSModel.transform`. The ParsingDiscriminator sees
@@ -20,7 +20,6 @@ from ...models import Person, SemanticOutput, SPSModel
 from ..config import SemanticConfig
 from ..augment import zoom_pair
 from ..data import flip_batch, pair_file_key, pseudo_pairs
-from ..self_pairs import self_pairs
 from ..grids import parsing_rgb, skeleton_rgb, to_uint8
 from ..nets import new_net, no_param_grads, start_net
 from ..stage import Stage, Terms
@@ -62,11 +61,9 @@ class SemanticStage(Stage):
 
     def generator_losses(self, batch: dict[str, Any]) -> tuple[Terms, PairStep]:
         b = flip_batch(batch, torch.rand(batch["src_kps"].shape[0]) < self.cfg.data.flip, ("src_", "tgt_"))
-        zoomed = bool(self.cfg.zoom.source or self.cfg.zoom.target)
-        if zoomed or self.cfg.self_pairs:
+        if self.cfg.zoom.source or self.cfg.zoom.target:
             g = torch.Generator().manual_seed(int(torch.randint(2**62, (1,))))  # drawn from the step-seeded RNG
-            b = zoom_pair(b, self.cfg.zoom, g) if zoomed else b
-            b = self_pairs(b, self.cfg.self_pairs, g) if self.cfg.self_pairs else b
+            b = zoom_pair(b, self.cfg.zoom, g)
         src, label = self.persons(self.model, b)
         sem = self.model.transform(src, label.keypoints)  # logits (B, 10, H, W)
         with no_param_grads(self.raw["D_parsing"]) as D:  # called outside DDP: no grads, no reducer involvement
