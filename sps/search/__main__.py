@@ -138,8 +138,7 @@ def build_pool(args: argparse.Namespace, folders: list[tuple[str, Path]], limit:
         parts.append(load_index(folder, args.size, dirs.get(name), args.labels, args.workers,
                                 args.cache_dir or None, dataset=name, limit=limit, keep=keep))
         log.info("%s: %d images in the pool", name, len(parts[-1]))
-    pool = concat_indexes(parts)
-    return head_as_hair(pool) if args.view == "turn" else pool
+    return concat_indexes(parts)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -185,6 +184,8 @@ def run_search(args: argparse.Namespace, cfg: SearchConfig, folders: list[tuple[
     limits = {n: int(v) for n, v in _pairs_arg([x for x in args.limit if "=" in x], "--limit").items()}
     every = [int(x) for x in args.limit if "=" not in x]
     pool = build_pool(args, folders)
+    if cfg.view == "turn":
+        pool = head_as_hair(pool)
     variant_cols = cfg.flip or cfg.scales != (1.0,) or len(folders) > 1
     for name, folder in folders:
         if name not in sources:
