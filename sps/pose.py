@@ -78,9 +78,7 @@ def facing_away(kps: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
     close together). False when a shoulder is missing."""
     r, l = kps[..., 2, :], kps[..., 5, :]
     both = visible(kps)[..., 2] & visible(kps)[..., 5]
-    dist = ((r - l) ** 2).sum(-1) ** 0.5
-    return both & (r[..., 0] - l[..., 0] > FACING_AWAY * (dist.clamp(min=1e-6) if isinstance(dist, torch.Tensor)
-                                                          else np.maximum(dist, 1e-6)))
+    return both & (r[..., 0] - l[..., 0] > FACING_AWAY * ((r - l) ** 2).sum(-1) ** 0.5)
 
 
 def num_visible(kps: np.ndarray) -> int:
