@@ -210,7 +210,7 @@ def test_holes_inside_the_body_are_filled():
 
 def test_a_back_view_gets_hair_where_g_s_drew_a_face():
     from sps.pipeline.compose import back_of_head
-    from sps.pipeline.poses import facing_away
+    from sps.pose import facing_away
 
     front = synthetic_pose(64, 48)  # the person's right shoulder (2) on the image's left
     back = front.copy()

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from .. import parsing as P
+from .. import pose as K
 from ..errors import SPSError
 from ..metrics import ParsingIoU
 from ..models import SemanticGenerator
 from ..pipeline import SPSPipeline
-from ..pipeline.poses import facing_away
 from .report import machine_note
 from .run import WARP, part_warp_parsing, select_pairs
 
@@ -49,7 +49,7 @@ def evaluate_layouts(pairs_csv: str | Path, generators: dict[str, str], weights:
     t0 = time.perf_counter()
     photos = {n: load_image(folder / "images" / n) for pair in pairs for n in pair}
     maps = {n: pipe.analyse(img)[1] for n, img in photos.items()}  # the parser's map of every photo, once
-    view = {p: VIEW_TURNS if facing_away(kps[p[0]]) != facing_away(kps[p[1]]) else SAME_VIEW for p in pairs}
+    view = {p: VIEW_TURNS if K.facing_away(kps[p[0]]) != K.facing_away(kps[p[1]]) else SAME_VIEW for p in pairs}
     scores: dict[str, dict[str, ParsingIoU]] = {}
     for name in (WARP, *nets):
         acc = scores[name] = {"all": ParsingIoU(), SAME_VIEW: ParsingIoU(), VIEW_TURNS: ParsingIoU()}

@@ -19,7 +19,7 @@ from .. import pose as K
 from ..inpaint import fill_image
 from ..models.sps_model import body_region
 from ..parts import part_masks_torch, segment_distance
-from .poses import FACE_LABEL, HAIR_LABEL, HEAD_JOINTS, L_SHOULDER, NECK, R_SHOULDER, facing_away
+from .poses import FACE_LABEL, HAIR_LABEL, HEAD_JOINTS, L_SHOULDER, NECK, R_SHOULDER
 from .window import Window
 
 NECK_RADIUS = 0.22  # x shoulder width: the neck's half-width
@@ -82,9 +82,9 @@ def fill_probs(probs: torch.Tensor, kps: np.ndarray) -> torch.Tensor:
 
 def back_of_head(probs: torch.Tensor, kps: np.ndarray) -> torch.Tensor:
     """(1, 10, H, W) target probabilities with the face's probability moved to the hair when the target pose faces
-    away (``poses.facing_away``): a back view shows the back of the head. G_S, pre-trained on frontal pseudo pairs,
+    away (``sps.pose.facing_away``): a back view shows the back of the head. G_S, pre-trained on frontal pseudo pairs,
     draws a face there, and the composite would copy the source's face onto it."""
-    if not facing_away(kps):
+    if not K.facing_away(np.asarray(kps, np.float32)):
         return probs
     out = probs.clone()
     out[:, HAIR_LABEL] += out[:, FACE_LABEL]

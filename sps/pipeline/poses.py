@@ -207,7 +207,3 @@ def face_centre(labels: np.ndarray | None) -> np.ndarray | None:
     ys, xs = np.nonzero(labels == FACE_LABEL)
     return np.array([xs.mean(), ys.mean()], np.float32) if xs.size >= 4 else None
 
-
-def facing_away(kps: np.ndarray) -> bool:
-    """True for a back view (``sps.pose.facing_away``)."""
-    return bool(K.facing_away(K.validate_keypoints(kps)))
