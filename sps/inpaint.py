@@ -1,10 +1,17 @@
-"""Filling unknown pixels from the known ones around them: a push-pull pyramid (Gortler et al., The Lumigraph, 1996).
+"""Filling unknown pixels from the known ones around them.
 
-    plate = push_pull(image, known)   # (C, H, W) float tensor, (H, W) weights in [0, 1], 1 = known
+    plate = push_pull(image, known)       # (C, H, W) float tensor, (H, W) weights in [0, 1], 1 = known
+    plate = fill_image(photo, known)      # (H, W, 3) uint8 photo, (H, W) bool: the same, lean on memory
+    plate = mirror_fill(photo, known)     # the scene's own texture continued across the hole
+    plate = fill_scene(photo, known)      # mirror_fill on a textured scene, fill_image on a plain backdrop
 
-Known pixels come back unchanged; an unknown pixel takes a smooth blend of the known pixels around it, drawn from
-coarser pyramid levels the farther they are. The fill has the colours of the surroundings and no structure: it is
-what the pipeline paints where a re-posed person no longer stands, and on the strips a photo is grown by.
+``push_pull`` is a push-pull pyramid (Gortler et al., The Lumigraph, 1996): an unknown pixel takes a smooth blend
+of the known pixels around it, drawn from coarser pyramid levels the farther they are. It has the colours of the
+surroundings and no structure: a grey smudge where a re-posed person no longer stands on a street. ``mirror_fill``
+continues the scene across such a hole instead: each row is mirrored in from both sides of the hole (pavement,
+stairs, kerbs and walls run on through it) and the two meet in a short cross-fade; push-pull fills what no row
+can reach. Known pixels come back unchanged by all of them. (Mirroring the rest along the columns as well was
+tried: it striped the fill, ``python -m sps.evaluate fill``.)
 """
 from __future__ import annotations
 
@@ -75,3 +82,84 @@ def fill_image(image: np.ndarray, known: np.ndarray) -> np.ndarray:
     up = np.asarray(Image.fromarray(half).resize((wp, hp), Image.BILINEAR))[:h, :w]
     out[~known] = up[~known]
     return out
+
+
+MIRROR_FADE = 0.25  # the two mirrored sides meet in a cross-fade over this share of the hole's width
+# Scene texture (``scene_texture``) below which a plain backdrop is filled smoothly (push-pull) rather than mirrored:
+# the mean gradient magnitude, in grey levels per pixel at a height of 256 px, measured 1/32 to 3/32 of the height
+# away from the hole. On 40 photos each: studio DeepFashion 0.2-2.2 (5th-95th percentile), CCP streets 6.9-14.3,
+# Market-1501 5.9-17.9.
+FLAT_SCENE = 4.0
+TEXTURE_HEIGHT = 256
+
+
+def scene_texture(image: np.ndarray, known: np.ndarray) -> float:
+    """How textured the scene around the unknown pixels of an (H, W, 3) uint8 photo is: the mean gradient magnitude
+    of the known pixels 1/32 to 3/32 of the height away from the unknown ones (not at their edge, where a removed
+    person's outline lingers), on a copy scaled to a height of ``TEXTURE_HEIGHT`` px. 0 when nothing is that far."""
+    h, w = known.shape
+    size = (max(1, round(w * TEXTURE_HEIGHT / h)), TEXTURE_HEIGHT)
+    grey = Image.fromarray(np.asarray(image, np.uint8)).convert("L").resize(size, Image.BILINEAR)
+    grey = np.asarray(grey, np.float32)
+    hole = torch.from_numpy(np.asarray(Image.fromarray(~np.asarray(known, bool)).resize(size, Image.NEAREST),
+                                       np.float32))[None, None]
+    r = TEXTURE_HEIGHT // 32
+    near = F.max_pool2d(hole, 2 * r + 1, 1, r)[0, 0].numpy() > 0
+    ring = (F.max_pool2d(hole, 6 * r + 1, 1, 3 * r)[0, 0].numpy() > 0) & ~near
+    if not ring.any():
+        return 0.0
+    gy, gx = np.gradient(grey)
+    return float(np.hypot(gx, gy)[ring].mean())
+
+
+def fill_scene(image: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Fill the unknown pixels of an (H, W, 3) uint8 photo as its scene asks: a plain backdrop (``scene_texture``
+    below ``FLAT_SCENE``) smoothly (``fill_image``), a textured scene with itself mirrored in (``mirror_fill``)."""
+    known = np.asarray(known, bool)
+    if known.all() or not known.any() or scene_texture(image, known) < FLAT_SCENE:
+        return fill_image(image, known)
+    return mirror_fill(image, known)
+
+
+def mirror_fill(image: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Fill the unknown pixels of an (H, W, 3) uint8 photo by mirroring the scene in from the ends of each row's hole
+    (``mirror_rows``), and what no row reaches by push-pull (``fill_image``). Known pixels come back exactly."""
+    out, done = mirror_rows(image, known)
+    return out if done.all() else fill_image(out, done)
+
+
+def mirror_rows(image: np.ndarray, known: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The unknown pixels of an (H, W, 3) uint8 photo filled with the photo mirrored in from the left and right ends
+    of each row's hole: a pixel ``d`` to the right of the last known pixel ``x0`` on its left takes the pixel ``d``
+    to the left of ``x0`` (and likewise from the right), the two sides cross-faded over the middle ``MIRROR_FADE``
+    of the hole. A side whose mirror image is itself unknown or off the photo is not used. Returns the image (known
+    pixels exact, pixels with neither side unchanged) and the (H, W) bool mask of the pixels it now knows."""
+    out = np.array(image, dtype=np.uint8, copy=True)
+    known = np.asarray(known, bool)
+    done = known.copy()
+    rows = np.flatnonzero(~known.all(1))
+    if rows.size == 0 or not known.any():
+        return out, done
+    k = known[rows]  # (R, W): only the rows with a hole
+    h, w = k.shape
+    x = np.broadcast_to(np.arange(w, dtype=np.int32), (h, w))
+    left = np.maximum.accumulate(np.where(k, x, -1), axis=1)  # (R, W) the nearest known pixel at or left of x
+    right = np.minimum.accumulate(np.where(k, x, w)[:, ::-1], axis=1)[:, ::-1]  # ... at or right of x
+    r = np.arange(h)[:, None]
+    src_l, src_r = 2 * left - x, 2 * right - x  # the mirror images of x in the hole's two ends
+    use_l = (left >= 0) & (src_l >= 0)
+    use_r = (right < w) & (src_r < w)
+    use_l &= k[r, src_l.clip(0, w - 1)]
+    use_r &= k[r, src_r.clip(0, w - 1)]
+    t = (x - left) / np.maximum(right - left, 1).astype(np.float32)  # 0 at the hole's left end, 1 at its right
+    fade = np.clip((t - 0.5) / MIRROR_FADE + 0.5, 0, 1)  # (R, W) the right side's share
+    both = use_l & use_r
+    wr = np.where(both, fade, use_r).astype(np.float32)
+    hole = ~k & (use_l | use_r)
+    pix = np.asarray(image)[rows]  # (R, W, 3)
+    mixed = pix[r, src_l.clip(0, w - 1)] * (1 - wr)[..., None] + pix[r, src_r.clip(0, w - 1)] * wr[..., None]
+    block = out[rows]
+    block[hole] = (mixed[hole] + 0.5).astype(np.uint8)
+    out[rows] = block
+    done[rows] |= hole
+    return out, done

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 from app_helpers import REPO, client, garbage, photos, plain, presets, server, table_of, weights  # noqa: F401
+from fixtures_pipeline import person_pose
 from PIL import Image
 
 from sps import pose as K
@@ -119,6 +120,26 @@ def test_conversions_place_photo_and_pose_on_the_grid():
     vis = K.visible(kps)
     assert np.allclose(on_photo[vis], (kps[vis] - [32, 0] + 0.5) * 100 / 256 - 0.5, atol=1e-4)
     assert C.view_to_grid(101, 301) == pytest.approx(((101.5 / 2) - 0.5, (301.5 / 2) - 0.5))
+
+
+def test_pose_on_person_places_a_preset_on_the_photos_person():
+    """A waist-up preset on a 200 x 300 photo of a small person: necks together, the person's own legs."""
+    from sps.app import conversions as C
+    from sps.pipeline.poses import LEG_CHAINS
+
+    size = (200, 300)
+    source = person_pose(100, 60) + (200, 80)  # on the photo, right of centre
+    waist_up = presets()[0].kps
+    assert not K.visible(waist_up)[[9, 10, 12, 13]].any()
+    grid = C.pose_on_person(waist_up, source, size)
+    on_photo = C.grid_to_photo(grid, size)
+    assert K.visible(on_photo)[[9, 10, 12, 13]].all()
+    np.testing.assert_allclose(on_photo[1], source[1], atol=0.6)  # necks together (grid rounding)
+    for hip, knee, ankle in LEG_CHAINS:
+        np.testing.assert_allclose(on_photo[ankle] - on_photo[knee], source[ankle] - source[knee], atol=0.8)
+    # a fit that leaves the neck off the photo: the preset comes back as drawn
+    off = source + (200, 0)
+    np.testing.assert_array_equal(C.pose_on_person(waist_up, off, size), waist_up)
 
 
 class _FakePipeline:
@@ -250,7 +271,7 @@ def test_page_only_events_are_private(client, server):
     config = client.config
     private = {d["api_name"] for d in config["dependencies"] if d.get("api_visibility") == "private"}
     assert {"example_source", "pick_preset", "move_joint", "hide_joint", "select_joint",
-            "render_pose_on_source"} <= private, private
+            "preset_on_source"} <= private, private
     assert not private & set(API_NAMES)
     with pytest.raises(ValueError, match="Cannot find a function"):
         client.predict(None, api_name="/pick_preset")

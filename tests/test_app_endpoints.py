@@ -34,17 +34,27 @@ from PIL import Image
 pytestmark = pytest.mark.timeout(600)
 
 
-def test_preset_pose(client, photos):
+def test_preset_pose(client, photos, weights):
     from gradio_client import handle_file
 
-    from sps.app.conversions import POSE_GRID, VIEW_SCALE
+    from sps.app.conversions import POSE_GRID, VIEW_SCALE, kps_to_table, pose_on_person
+    from sps.pipeline import SPSPipeline
 
     view_size = (POSE_GRID[1] * VIEW_SCALE, POSE_GRID[0] * VIEW_SCALE)
+    photo = Image.open(photos[0]).convert("RGB")
+    source_kps, _ = SPSPipeline.from_pretrained(weights["folder"]).analyse(photo)
     for i in (0, 2):
         table, view = client.predict(presets()[i].label, handle_file(photos[0]), api_name="/preset_pose")
-        assert table["data"] == table_of(i)["data"]
+        # placed on the photo's person, as the pipeline's placement="person" does
+        want = kps_to_table(pose_on_person(presets()[i].kps, source_kps, (photo.height, photo.width)))
+        assert [r[0] for r in table["data"]] == [r[0] for r in want]
+        got, exp = np.array([r[1:] for r in table["data"]], float), np.array([r[1:] for r in want], float)
+        assert np.allclose(got, exp, atol=0.25), (got, exp)
+        if weights["trained_pose"]:  # a person found: not the preset as drawn on the grid
+            assert table["data"] != table_of(i)["data"]
         check_image(load(view), view_size, f"pose view of {presets()[i].label!r}")
-    table, view = client.predict(presets()[3].label, None, api_name="/preset_pose")  # no source: dark background
+    table, view = client.predict(presets()[3].label, None, api_name="/preset_pose")  # no source: as drawn
+    assert table["data"] == table_of(3)["data"]
     check_image(load(view), view_size, "pose view without a source")
 
 
@@ -57,10 +67,10 @@ def test_pose_editing_endpoints(client, server, photos):
     table = table_of(1)
     check_image(load(client.predict(table, handle_file(photos[0]), "left_elbow", api_name="/render_pose")), view_size)
     # the page-only events, called as the page does
-    for api, args in (("render_pose_on_source", [table, None]), ("select_joint", [table, None, "neck"])):
+    for api, args in (("preset_on_source", [presets()[1].label, None]), ("select_joint", [table, None, "neck"])):
         msg = call_event(server, api, args, None)
         assert msg["success"], msg
-        check_image(load(msg["output"]["data"][0]), view_size, api)
+        check_image(load(msg["output"]["data"][-1]), view_size, api)
     msg = call_event(server, "hide_joint", [table, "right_wrist", None], None)
     assert msg["success"], msg
     new_table, view = msg["output"]["data"]

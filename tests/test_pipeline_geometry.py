@@ -8,7 +8,7 @@ import torch
 
 from sps import pose as K
 from sps.errors import TooFewKeypointsError
-from sps.inpaint import fill_image, push_pull
+from sps.inpaint import FLAT_SCENE, fill_image, fill_scene, mirror_fill, mirror_rows, push_pull, scene_texture
 from sps.pipeline import poses as PO
 from sps.pipeline.compose import body_core, fill_holes, fill_probs
 from sps.pipeline.window import Frame, Window
@@ -56,6 +56,45 @@ def test_fill_image_matches_push_pull_on_photos():
     ref = ref.round().clamp(0, 255).permute(1, 2, 0).numpy()
     assert np.abs(out.astype(float) - ref).max() <= 4
     np.testing.assert_array_equal(fill_image(np.full_like(img, 90), known), np.full_like(img, 90))
+
+
+def test_mirror_rows_continues_the_scene_across_a_hole():
+    rng = np.random.default_rng(2)
+    h, w = 60, 90
+    known = np.ones((h, w), bool)
+    known[10:50, 30:55] = False  # a person-shaped hole: 25 wide, 30 px of scene left of it, 35 right
+    # rows of one colour each (stairs, kerbs): continued exactly; push-pull would blur them into each other
+    stripes = np.repeat(rng.integers(0, 256, (h, 1, 3), dtype=np.uint8), w, axis=1)
+    out, done = mirror_rows(stripes, known)
+    np.testing.assert_array_equal(out, stripes)
+    assert done.all()
+    np.testing.assert_array_equal(mirror_fill(stripes, known), stripes)
+    # a texture: known pixels exact; near each end of the hole, the scene mirrored in its end
+    img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    out, _ = mirror_rows(img, known)
+    np.testing.assert_array_equal(out[known], img[known])
+    np.testing.assert_array_equal(out[10:50, 30:33], img[10:50, [28, 27, 26]])  # mirrored about x = 29
+    np.testing.assert_array_equal(out[10:50, 52:55], img[10:50, [58, 57, 56]])  # mirrored about x = 55
+    middle = out[10:50, 42].astype(float)  # the two sides cross-faded: within the range of the two
+    lo = np.minimum(img[10:50, 16], img[10:50, 68]).astype(float)
+    hi = np.maximum(img[10:50, 16], img[10:50, 68]).astype(float)
+    assert ((middle >= lo - 1) & (middle <= hi + 1)).all()
+    # a hole wider than the scene beside it on one side: that side is not used, the other one is
+    wide = np.ones((h, w), bool)
+    wide[:, 5:40] = False
+    out, done = mirror_rows(img, wide)
+    np.testing.assert_array_equal(out[:, 39], img[:, 41])
+    np.testing.assert_array_equal(out[:, 20], img[:, 60])  # its left mirror image (x = -12) is off the photo
+    np.testing.assert_array_equal(out[:, 5], img[:, 3])
+    # rows with no scene on either side are left to push-pull
+    band = np.ones((h, w), bool)
+    band[20:25] = False
+    out, done = mirror_rows(img, band)
+    assert not done[20:25].any() and done[band].all()
+    np.testing.assert_array_equal(mirror_fill(img, band), fill_image(img, band))
+    # nothing known: push-pull's answer (the image as is); nothing unknown: the image itself
+    np.testing.assert_array_equal(mirror_fill(img, np.zeros((h, w), bool)), img)
+    np.testing.assert_array_equal(mirror_fill(img, np.ones((h, w), bool)), img)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -122,6 +161,42 @@ def test_place_on_person_and_pose_box():
         PO.pose_box(np.full((18, 2), np.nan))
 
 
+def test_complete_legs_takes_the_persons_own_legs():
+    src = person_pose(100, 80) + (200, 50)
+    waist_up = person_pose(256, 192)
+    waist_up[9:11] = waist_up[12:14] = -1  # a preset without knees and ankles
+    placed = PO.place_on_person(waist_up, src)
+    out = PO.complete_legs(placed, src)
+    for hip, knee, ankle in PO.LEG_CHAINS:  # each missing joint: the target's parent + the source's bone
+        np.testing.assert_allclose(out[knee] - out[hip], src[knee] - src[hip], atol=1e-6)
+        np.testing.assert_allclose(out[ankle] - out[knee], src[ankle] - src[knee], atol=1e-6)
+    keep = [j for j in range(18) if j not in (9, 10, 12, 13)]
+    np.testing.assert_array_equal(out[keep], placed[keep])  # the joints it has are kept
+    assert np.isnan(PO.loose(waist_up)[9]).all()  # the input is not changed
+    # joints the source lacks too stay missing; a full pose comes back unchanged
+    no_legs = src.copy()
+    no_legs[8:14] = -1
+    assert np.isnan(PO.complete_legs(placed, no_legs)[[9, 10, 12, 13]]).all()
+    full = PO.place_on_person(person_pose(256, 192), src)
+    np.testing.assert_array_equal(PO.complete_legs(full, src), full)
+
+
+def test_keep_framing_drops_unseen_legs_below_a_photo_cut_at_the_thighs():
+    full = PO.loose(person_pose(256, 192))
+    thighs = person_pose(256, 192)
+    thighs[[9, 10, 12, 13]] = -1  # the photo ends above the knees; it shows the hips
+    low = full.copy()
+    low[[9, 10, 12, 13], 1] += 300  # the placed pose's knees and ankles below a 256-high photo
+    out = PO.keep_framing(low, thighs, (256, 192))
+    assert np.isnan(out[[9, 10, 12, 13]]).all() and np.array_equal(out[:9], low[:9])
+    np.testing.assert_array_equal(PO.keep_framing(full, thighs, (256, 192)), full)  # inside the photo: kept
+    shown = person_pose(256, 192)  # the photo shows the knees: the pose may leave it (the photo grows)
+    np.testing.assert_array_equal(PO.keep_framing(low, shown, (256, 192)), low)
+    portrait = thighs.copy()
+    portrait[[8, 11]] = -1  # no hip at all: left to missing_parts, which refuses legs
+    np.testing.assert_array_equal(PO.keep_framing(low, portrait, (256, 192)), low)
+
+
 def test_missing_parts_and_room():
     target = PO.loose(person_pose(256, 192))
     observed = np.zeros(18, bool)
@@ -184,6 +259,22 @@ def test_window_has_the_canvas_shape_and_round_trips():
 # Holes inside the body
 # ------------------------------------------------------------------------------------------------
 
+def test_fill_scene_mirrors_a_textured_scene_and_smooths_a_plain_backdrop():
+    rng = np.random.default_rng(3)
+    h, w = 128, 96
+    known = np.ones((h, w), bool)
+    known[20:110, 35:60] = False
+    backdrop = np.clip(200 + rng.normal(0, 1, (h, w, 3)), 0, 255).astype(np.uint8)  # studio grey, sensor noise
+    street = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)  # pavement-like texture
+    assert scene_texture(backdrop, known) < FLAT_SCENE < scene_texture(street, known)
+    np.testing.assert_array_equal(fill_scene(backdrop, known), fill_image(backdrop, known))
+    np.testing.assert_array_equal(fill_scene(street, known), mirror_fill(street, known))
+    # the measure looks at the scene, not at the hole's outline: a dark person-shaped rim does not count
+    rimmed = backdrop.copy()
+    rimmed[18:112, 33:62] = 20
+    assert scene_texture(rimmed, known) < FLAT_SCENE
+
+
 def test_holes_inside_the_body_are_filled():
     """The parser's unlabelled neck (LIP has no neck label) becomes face (skin); a hole in the torso takes the
     label around it; the background outside the body and an empty map stay background."""
@@ -224,3 +315,40 @@ def test_a_back_view_gets_hair_where_g_s_drew_a_face():
     assert float(moved[:, 1].abs().max()) == 0
     torch.testing.assert_close(moved[:, 2], probs[:, 1] + probs[:, 2])
     torch.testing.assert_close(moved.sum(1), probs.sum(1))
+
+
+def test_the_back_of_the_head_takes_the_hair_colour():
+    from PIL import Image as PILImage
+
+    from sps.pipeline.compose import FACE_LABEL, HAIR_LABEL, back_of_head, back_of_head_map, hair_colour, \
+        paint_back_of_head
+
+    front = synthetic_pose(64, 48)
+    back = front.copy()
+    back[:, 0] = np.where(back[:, 0] >= 0, 47 - back[:, 0], -1)
+    logits = torch.zeros(1, 10, 64, 48)
+    logits[:, 0] = 1
+    logits[:, HAIR_LABEL, 4:20, 14:34] = 5  # a head of hair with a face in it
+    logits[:, FACE_LABEL, 8:18, 18:30] = 9
+    probs = back_of_head(torch.softmax(logits, 1), back)
+    head = back_of_head_map(logits, probs, back)
+    assert (head[8:18, 18:30] == FACE_LABEL).all() and (head[4:8, 14:34] == HAIR_LABEL).all()
+    assert head[30:].max() == 0
+    assert back_of_head_map(logits, torch.softmax(logits, 1), front) is None  # a front view: nothing turned
+    assert back_of_head_map(None, probs, back) is None  # a given parsing (an edit): drawn as asked
+    # the source's hair is brown; G_A painted the turned face green
+    source = np.full((40, 40, 3), 230, np.uint8)
+    labels = np.zeros((40, 40), np.int64)
+    source[:10], labels[:10] = (90, 60, 30), HAIR_LABEL
+    brown = hair_colour(source, labels)
+    assert hair_colour(source, np.zeros_like(labels)) is None
+    image = np.full((64, 48, 3), 240, np.uint8)
+    image[4:20, 14:34] = (90, 60, 30)
+    image[8:18, 18:30] = (80, 160, 60)
+    out = paint_back_of_head(image, head, brown, soften=1)
+    ycc = np.asarray(PILImage.fromarray(out).convert("YCbCr"), np.float32)
+    assert np.abs(ycc[10:16, 20:28, 1:] - brown[1:]).max() < 20  # the face area now has the hair's colour
+    assert np.abs(ycc[10:16, 20:28, 1:] - brown[1:]).max() < np.abs(
+        np.asarray(PILImage.fromarray(image).convert("YCbCr"), np.float32)[10:16, 20:28, 1:] - brown[1:]).max()
+    np.testing.assert_array_equal(out[25:], image[25:])  # away from the head: untouched
+    assert paint_back_of_head(image, head, None) is image

@@ -175,6 +175,15 @@ def test_person_placement_keeps_the_person_in_place(random_pipeline):
     assert abs(np.linalg.norm(tk[2] - tk[5]) - np.linalg.norm(kps[2] - kps[5])) < 2.0
     with pytest.raises(ValueError, match="placement"):
         random_pipeline(_photo(h, w), person_pose(h, w), source_keypoints=kps, placement="somewhere")
+    # a waist-up pose stands on the person's own legs: knees and ankles where the person's are, relative to the hips
+    waist_up = person_pose(256, 192)
+    waist_up[9:11] = waist_up[12:14] = -1
+    res = random_pipeline(_photo(h, w, 5), waist_up, source_keypoints=kps, target_size=(256, 192),
+                          placement="person")
+    tk = res.target_keypoints
+    assert K.visible(tk)[[9, 10, 12, 13]].all()
+    np.testing.assert_allclose(tk[10] - tk[8], kps[10] - kps[8], atol=1.0)
+    np.testing.assert_allclose(tk[13] - tk[11], kps[13] - kps[11], atol=1.0)
 
 
 def test_edit_and_texture_transfer_paste_back(margin):

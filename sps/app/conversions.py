@@ -20,6 +20,7 @@ from .. import pose as K
 from ..canvas import Canvas
 from ..data.images import read_image
 from ..errors import ImageReadError, NoPersonError, SPSError
+from ..pipeline.poses import complete_legs, infer_upper_body, place_on_person
 from ..presets import POSE_GRID
 
 VIEW_SCALE = 2  # the pose editor canvas is drawn at 2x the pose grid
@@ -128,6 +129,23 @@ def grid_to_photo(grid: np.ndarray, photo_size: tuple[int, int]) -> np.ndarray:
     """
     K.check_required_joints(grid, "target pose")
     return K.keypoints_from_canvas(grid, tuple(photo_size), POSE_GRID)
+
+
+def pose_on_person(grid: np.ndarray, source_kps: np.ndarray, photo_size: tuple[int, int]) -> np.ndarray:
+    """A target pose (18, 2) on the pose grid -> the same pose on the grid, placed on the person of the (H, W) photo
+    whose (18, 2) keypoints are ``source_kps``: scaled to them, necks together, the legs it lacks theirs
+    (``sps.pipeline.poses.place_on_person`` and ``complete_legs``, the pipeline's ``placement="person"``). Joints
+    that land off the photo are dropped; the pose comes back as given when the fit leaves its neck or a shoulder
+    off the photo. Raises TooFewKeypointsError when either pose lacks a neck or shoulder (an inferred one counts)."""
+    source = infer_upper_body(K.validate_keypoints(source_kps))[0]
+    fitted = complete_legs(place_on_person(grid_to_photo(grid, photo_size), source), source)
+    h, w = photo_size
+    inside = np.isfinite(fitted).all(1) & (fitted[:, 0] >= 0) & (fitted[:, 0] <= w - 1) & (fitted[:, 1] >= 0) \
+        & (fitted[:, 1] <= h - 1)
+    if not inside[list(K.REQUIRED_JOINTS)].all():
+        return K.validate_keypoints(grid).copy()
+    on_photo = np.where(inside[:, None], np.nan_to_num(fitted), K.MISSING).astype(np.float32)
+    return pose_grid(photo_size).keypoints(on_photo)
 
 
 def target_keypoints(table: Any, photo_size: tuple[int, int]) -> np.ndarray:

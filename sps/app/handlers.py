@@ -95,10 +95,24 @@ class Handlers:
             im = None
         return publish(R.pose_view(kps, im, joint))
 
+    def _on_person(self, grid: np.ndarray, source: Any) -> np.ndarray:
+        """A pose on the grid placed on the source photo's person (``C.pose_on_person``: their size and place,
+        their legs where the pose has none); as it is without a source, or when no person is found in it."""
+        if source is None:
+            return grid
+        try:
+            im = C.read_photo(source, "source photo")[0]
+            kps, need = self.b.estimate_pose(im)
+            if K.num_visible(kps) < need:
+                return grid
+            return C.pose_on_person(grid, kps, (im.height, im.width))
+        except SPSError:
+            return grid
+
     @endpoint
     def preset(self, pose_preset: str, source: Any = None) -> tuple[Table, str | None]:
-        """Preset name -> (pose table, pose view)."""
-        kps = preset(pose_preset).kps
+        """Preset name -> (pose table, pose view), placed on the source photo's person when there is one."""
+        kps = self._on_person(preset(pose_preset).kps, source)
         return C.kps_to_table(kps), self._view(kps, source)
 
     @endpoint
@@ -109,7 +123,7 @@ class Handlers:
         progress(0.2, desc="Estimating the pose of the target photo")
         t0 = time.perf_counter()
         kps, need = self.b.estimate_pose(im)
-        grid = C.detected_pose_on_grid(kps, (im.height, im.width), need)
+        grid = self._on_person(C.detected_pose_on_grid(kps, (im.height, im.width), need), source)
         notes.append(f"{K.num_visible(kps)} of 18 joints detected in the target photo.")
         return C.kps_to_table(grid), self._view(grid, source), R.status_text(notes, time.perf_counter() - t0)
 

@@ -84,7 +84,8 @@ def build_pose_tab(h: Handlers, examples: list[str], presets: tuple[Preset, ...]
         table, view, joint = c["table"], c["view"], c["joint"]
         if src_gallery is not None:
             src_gallery.select(h.example, [gr.State(examples)], [source], **ui_only("example_source"))
-        source.change(h.render, [table, source], [view], **ui_only("render_pose_on_source", redraw=True))
+        # a new source photo: the chosen preset placed on its person (edited joints are dropped)
+        source.change(h.preset, [c["dropdown"], source], [table, view], **ui_only("preset_on_source", redraw=True))
 
         def pick_preset(evt: gr.SelectData) -> str:
             return labels[evt.index]

@@ -60,15 +60,19 @@ def device(name: str) -> str:
 @dataclass(frozen=True)
 class TargetPose:
     """What ``--pose`` names: ``value`` is (18, 2) keypoints on ``size`` (H, W), or a photo path (``size`` None)
-    whose pose the pipeline estimates. ``name`` goes into output file names."""
+    whose pose the pipeline estimates. ``name`` goes into output file names. ``placement``: the pipeline's (see
+    ``PipelineSettings.placement``); presets and photos are placed on the source person, None = the settings'."""
 
     name: str
     value: Any
     size: tuple[int, int] | None = None
+    placement: str | None = None
 
     def for_pipeline(self) -> dict[str, Any]:
-        """Keyword arguments of ``SPSPipeline.__call__`` after the source: ``target_pose`` and ``target_size``."""
-        return {"target_pose": self.value if self.size is None else self.value.copy(), "target_size": self.size}
+        """Keyword arguments of ``SPSPipeline.__call__`` after the source: ``target_pose``, ``target_size`` and
+        ``placement``."""
+        return {"target_pose": self.value if self.size is None else self.value.copy(), "target_size": self.size,
+                "placement": self.placement}
 
 
 def slug(text: str) -> str:
@@ -107,9 +111,9 @@ def target_pose(spec: str) -> TargetPose:
         kps, size = read_keypoints_json(path)
         return TargetPose(path.stem, kps, size)
     if path.is_file():
-        return TargetPose(path.stem, str(path))
+        return TargetPose(path.stem, str(path), placement="person")
     found = preset_names().get(slug(spec))
     if found is None:
         raise DataError(f"--pose {spec!r}: not a file, and not a preset; presets: "
                         f"{', '.join(slug(p.label) for p in presets())}")
-    return TargetPose(slug(found.label), np.asarray(found.kps, np.float32), POSE_GRID)
+    return TargetPose(slug(found.label), np.asarray(found.kps, np.float32), POSE_GRID, "person")

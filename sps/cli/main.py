@@ -60,7 +60,7 @@ def _edit(pipe: Any, source: Path, edit: Any, target: TargetPose | None) -> Any:
         kps, parsing = pipe.analyse(str(source))
         return pipe.edit(str(source), edit(parsing, kps))
     res = pipe(str(source), **target.for_pipeline())  # the target parsing G_S predicts, edited
-    return pipe.edit(str(source), edit(res.target_parsing, res.target_keypoints), res.target_keypoints)
+    return pipe.edit(str(source), edit(res.target_parsing, res.target_keypoints), **target.for_pipeline())
 
 
 def edit_jobs(args: argparse.Namespace) -> list[Job]:

@@ -1,5 +1,6 @@
 """``python -m sps.evaluate --pairs PAIRS.csv [--weights weights] [--peers DIR] ...`` (paired photos),
-``python -m sps.evaluate photos --folder CCP [--split test]`` (photos without pairs) and
+``python -m sps.evaluate photos --folder CCP [--split test]`` (photos without pairs),
+``python -m sps.evaluate fill --folder CCP`` (the background filled in where a person stood) and
 ``python -m sps.evaluate pose [--estimator NAME=DIR ...]`` (pose estimators on held-out photos) and
 ``python -m sps.evaluate layouts --pairs PAIRS.csv [--semantic NAME=DIR ...]`` (G_S's target layouts alone)."""
 from __future__ import annotations
@@ -52,9 +53,12 @@ def photos_main(argv: list[str]) -> int:
     ap = _parser("python -m sps.evaluate photos", "The pipeline on photos without pairs (a CCP-style folder).",
                  "eval_photos", "CCP photo split")
     ap.add_argument("--folder", required=True, help="folder with images/ (and CCP labels/ + labels.txt)")
+    ap.add_argument("--placement", default="person", choices=("person", "frame"),
+                    help="where the presets go: on the person (as the CLI and the demo place them; default) or "
+                         "where their grid puts them on the photo")
     args = ap.parse_args(argv)
     summary, rc = _run(args, logging.WARNING, evaluate_photos, args.folder, args.weights, args.out,
-                       None if args.split == "all" else args.split, args.limit)
+                       None if args.split == "all" else args.split, args.limit, placement=args.placement)
     if rc:
         return rc
     print((Path(args.out) / "results.md").read_text())
@@ -98,6 +102,21 @@ def layouts_main(argv: list[str]) -> int:
     return 0
 
 
+def fill_main(argv: list[str]) -> int:
+    from .fill import evaluate_fill
+
+    ap = _parser("python -m sps.evaluate fill", "The background filled in where a person stood, on street photos "
+                 "with a made hole whose truth is known.", "eval_fill", "CCP photo split")
+    ap.add_argument("--folder", required=True, help="folder with images/ (CCP)")
+    args = ap.parse_args(argv)
+    summary, rc = _run(args, logging.WARNING, evaluate_fill, args.folder, args.weights, args.out,
+                       None if args.split == "all" else args.split, args.limit)
+    if rc:
+        return rc
+    print((Path(args.out) / "results.md").read_text())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["layouts"]:
@@ -106,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         return photos_main(argv[1:])
     if argv[:1] == ["pose"]:
         return pose_main(argv[1:])
+    if argv[:1] == ["fill"]:
+        return fill_main(argv[1:])
     ap = _parser("python -m sps.evaluate", "Evaluate pose transfer on pairs.csv.", "eval_out",
                  "identity split of the pairs (default test: identities never trained on)")
     ap.add_argument("--pairs", required=True, help="pairs.csv of a person folder (images/, keypoints.csv beside it)")

@@ -1,7 +1,7 @@
 """``python -m sps.evaluate photos --folder CCP --split test``: the pipeline on photos without pairs.
 
 For each held-out street photo (everything estimated: parser, pose estimator), one of the shipped pose presets
-(in turn) is asked. Reports:
+(in turn) is asked, placed on the person as the command line and the demo place it (``placement="person"``). Reports:
 
 - acceptance: the share of photos the pipeline answers (the rest are refused, with the reasons counted);
 - the parser on the photo against CCP's labels: person IoU and the 4 coarse classes (background, hair, skin,
@@ -10,6 +10,8 @@ For each held-out street photo (everything estimated: parser, pose estimator), o
   keypoints): joints found, the share on the worn body (not on a bag or the street), photos with both ankles
   found, ankles at a foot, photos with all six leg joints;
 - pose consistency: PCK@0.1 of our pose estimator on the output against the asked pose, per preset;
+- uncovered source person: the share of the source person's pixels the new person does not cover (where the
+  output shows the background filled in: the smudged ghost of where they stood), mean over photos;
 - a grid of sources and outputs (``grid.png``) and ``results.md``.
 """
 from __future__ import annotations
@@ -34,8 +36,9 @@ log = logging.getLogger(__name__)
 
 def evaluate_photos(folder: str | Path, weights: str | Path | None = "weights", out: str | Path = "eval_photos",
                     split: str | None = "test", limit: int | None = None, grid_rows: int = 8,
-                    pipeline: SPSPipeline | None = None) -> dict[str, float]:
-    """Run the photo evaluation over a CCP-style folder (``images/``, optional ``labels/`` + ``labels.txt``)."""
+                    pipeline: SPSPipeline | None = None, placement: str = "person") -> dict[str, float]:
+    """Run the photo evaluation over a CCP-style folder (``images/``, optional ``labels/`` + ``labels.txt``).
+    ``placement``: where the presets go (``PipelineSettings.placement``; the CLI and the demo use "person")."""
     folder, out = Path(folder), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     names = sorted(n for n in os.listdir(folder / ccp.IMAGES) if split is None or ccp.split_of(n) == split)
@@ -48,6 +51,7 @@ def evaluate_photos(folder: str | Path, weights: str | Path | None = "weights", 
     pck: dict[str, list[int]] = {p.label: [0, 0] for p in presets}
     refused: Counter[str] = Counter()
     agreement: list[dict[str, int]] = []
+    uncovered: list[float] = []
     grid, t0 = [], time.perf_counter()
     from tqdm.auto import tqdm
 
@@ -63,11 +67,12 @@ def evaluate_photos(folder: str | Path, weights: str | Path | None = "weights", 
             person.update(parsing > 0, truth > 0)
         preset = presets[i % len(presets)]
         try:
-            res = pipe(photo, preset.kps, target_size=POSE_GRID)
+            res = pipe(photo, preset.kps, target_size=POSE_GRID, placement=placement)
         except SPSError as exc:
             refused[type(exc).__name__] += 1
             log.info("%s refused: %s", name, exc)
             continue
+        uncovered.append(uncovered_share(res))
         pred, _ = pipe.analyse(np.asarray(res.image))
         right, total = M.pck_counts(pred, res.target_keypoints)
         pck[preset.label][0] += right
@@ -78,19 +83,31 @@ def evaluate_photos(folder: str | Path, weights: str | Path | None = "weights", 
     right, total = sum(v[0] for v in pck.values()), sum(v[1] for v in pck.values())
     summary = {"photos": n, "accepted": (n - sum(refused.values())) / max(1, n),
                "person IoU": person.per_class()[1] if person.union[1] else float("nan"),
-               "coarse mIoU": coarse.miou(), "PCK@0.1 (output vs asked pose)": right / max(1, total)}
+               "coarse mIoU": coarse.miou(), "PCK@0.1 (output vs asked pose)": right / max(1, total),
+               "uncovered source person": float(np.mean(uncovered)) if uncovered else float("nan")}
     for k, name in enumerate(ccp.COARSE_NAMES):
         summary[f"IoU {name}"] = float(coarse.per_class()[k])
     if agreement:
         summary.update({f"pose: {k}": v for k, v in ccp_pose.summarise_agreement(agreement).items()})
-    _write(out, summary, pck, refused, grid, folder, split, weights, time.perf_counter() - t0)
+    _write(out, summary, pck, refused, grid, folder, split, weights, placement, time.perf_counter() - t0)
     return summary
 
 
+def uncovered_share(res) -> float:
+    """The share of the source person's pixels (parser) that the new person (the target parsing) does not cover: there
+    the output shows the photo's background filled in where the person stood (``sps.inpaint``), a smudged ghost."""
+    top, _, left, _ = res.grown
+    source = np.asarray(res.source_parsing) > 0
+    h, w = source.shape
+    covered = np.asarray(res.target_parsing)[top:top + h, left:left + w] > 0
+    return float((source & ~covered).sum()) / max(1, int(source.sum()))
+
+
 def _write(out: Path, summary: dict, pck: dict, refused: Counter, grid: list, folder: Path, split: str | None,
-           weights, elapsed: float) -> None:
+           weights, placement: str, elapsed: float) -> None:
     lines = [f"# Photos without pairs: {folder} ({split or 'all'} split)", "",
-             f"{summary['photos']} photos, weights: {weights or 'given pipeline'}; {elapsed:.0f} s on "
+             f"{summary['photos']} photos, presets placed by {placement!r}, weights: {weights or 'given pipeline'}; "
+             f"{elapsed:.0f} s on "
              f"{machine_note()}.", "",
              "| metric | value |", "|---|---:|"]
     lines += [f"| {k} | {v:.3f} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in summary.items()]

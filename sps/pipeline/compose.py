@@ -3,9 +3,10 @@
 - ``fill_holes``: background pixels inside the body that the keypoints draw (the neck, the chest of an open
   collar: skin the parser leaves unlabelled, since LIP has no neck label) take a person label, so that G_A paints
   skin or clothes there instead of leaving a background-coloured hole.
-- ``back_of_head``: a target pose that faces away gets hair where G_S drew a face.
+- ``back_of_head``: a target pose that faces away gets hair where G_S drew a face; ``paint_back_of_head`` then
+  gives the whole head the source's hair colour (G_A paints a face-coloured blur there).
 - ``plate``: the photo with the source person removed (their label map plus the body the keypoints draw, dilated)
-  and the strips it was grown by, filled by ``sps.inpaint.push_pull``.
+  and the strips it was grown by, filled by ``sps.inpaint.fill_scene``.
 - ``paste``: the window's generated image over the plate, through the new person's soft mask.
 """
 from __future__ import annotations
@@ -13,10 +14,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from .. import parsing as P
 from .. import pose as K
-from ..inpaint import fill_image
+from ..inpaint import fill_scene
 from ..models.sps_model import body_region
 from ..parts import part_masks_torch, segment_distance
 from .poses import FACE_LABEL, HAIR_LABEL, HEAD_JOINTS, L_SHOULDER, NECK, R_SHOULDER
@@ -92,6 +94,60 @@ def back_of_head(probs: torch.Tensor, kps: np.ndarray) -> torch.Tensor:
     return out
 
 
+def back_of_head_map(logits: torch.Tensor | None, probs: torch.Tensor, kps: np.ndarray) -> np.ndarray | None:
+    """(H, W) canvas map of the head of a target pose that faces away: ``FACE_LABEL`` where G_S's ``logits`` drew a
+    face that ``back_of_head`` turned into hair in ``probs``, ``HAIR_LABEL`` for the rest of the hair, 0 elsewhere.
+    None when the pose does not face away, there are no logits (a given parsing) or no face was turned."""
+    if logits is None or not K.facing_away(np.asarray(kps, np.float32)):
+        return None
+    hair = probs.argmax(1)[0].cpu().numpy() == HAIR_LABEL
+    turned = hair & (logits.argmax(1)[0].cpu().numpy() == FACE_LABEL)
+    if not turned.any():
+        return None
+    return np.where(turned, FACE_LABEL, np.where(hair, HAIR_LABEL, 0)).astype(np.int64)
+
+
+HEAD_KEEP = (0.5, 0.3, 0.3)  # how much of G_A's own variation (Y, Cb, Cr) the repainted back of the head keeps
+
+
+def hair_colour(image: np.ndarray, labels: np.ndarray) -> np.ndarray | None:
+    """Median (Y, Cb, Cr) of the hair pixels of an (H, W, 3) uint8 photo and its (H, W) label map; None with fewer
+    than 16 hair pixels."""
+    hair = np.asarray(labels) == HAIR_LABEL
+    if hair.sum() < 16:
+        return None
+    ycc = np.asarray(Image.fromarray(np.asarray(image, np.uint8)).convert("YCbCr"), np.float32)
+    return np.median(ycc[hair], axis=0)
+
+
+def paint_back_of_head(image: np.ndarray, head: np.ndarray, colour: np.ndarray | None, soften: int = 1) -> np.ndarray:
+    """Give the head of a back view the colour of the source's hair.
+
+    G_A has hardly seen the back of a head: where ``back_of_head`` made the face hair it paints a face-coloured
+    blur, greenish or skin-toned. Every pixel of the head (``back_of_head_map`` on the image's grid: the turned
+    face and the hair) takes the hair's brightness and colour (``colour``: ``hair_colour`` of the source photo) plus
+    ``HEAD_KEEP`` of its own departure from the head's median (its texture, the face's brightness toned down),
+    through the head's mask box-blurred by ``soften`` px (a map upscaled from the canvas has stair-stepped edges).
+    Returns a new (H, W, 3) uint8 image; the same one without a turned face or a hair colour."""
+    face, head_px = head == FACE_LABEL, head > 0
+    if colour is None or not face.any():
+        return image
+    rows, cols = np.flatnonzero(head_px.any(1)), np.flatnonzero(head_px.any(0))
+    box = (slice(max(0, rows[0] - soften), rows[-1] + 1 + soften),
+           slice(max(0, cols[0] - soften), cols[-1] + 1 + soften))
+    mask = head_px[box]
+    crop = np.ascontiguousarray(image[box])
+    ycc = np.asarray(Image.fromarray(crop).convert("YCbCr"), np.float32)
+    own = np.median(ycc[mask], axis=0)
+    new = colour + np.asarray(HEAD_KEEP, np.float32) * (ycc - own)  # (h, w, 3)
+    rgb = np.asarray(Image.fromarray(new.clip(0, 255).round().astype(np.uint8), "YCbCr").convert("RGB"), np.float32)
+    weight = F.avg_pool2d(torch.from_numpy(mask.astype(np.float32))[None, None], 2 * soften + 1, 1, soften,
+                          count_include_pad=False)[0, 0].numpy()[..., None]  # (h, w, 1) soft head mask
+    out = image.copy()
+    out[box] = (crop + weight * (rgb - crop)).round().clip(0, 255).astype(np.uint8)
+    return out
+
+
 def opacity(probs: torch.Tensor, kps: np.ndarray) -> torch.Tensor:
     """(1, 10, H, W) target probabilities -> (1, 1, H, W) opacity of the new person in [0, 1]: the person
     probability ramped from ``ALPHA_LOW`` to ``ALPHA_HIGH``, within ``PASTE_MARGIN`` x the canvas height of the
@@ -135,8 +191,9 @@ def to_window(window: Window, canvas_map: torch.Tensor) -> torch.Tensor:
 
 
 def plate(frame_image: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 frame image and (H, W) bool known pixels -> the unknown ones filled (push-pull)."""
-    return fill_image(frame_image, known)
+    """(H, W, 3) uint8 frame image and (H, W) bool known pixels -> the unknown ones filled: a textured scene mirrored
+    in from around the hole, a plain backdrop smoothly (``sps.inpaint.fill_scene``)."""
+    return fill_scene(frame_image, known)
 
 
 def paste(background: np.ndarray, window: Window, canvas_image: torch.Tensor, alpha: torch.Tensor,

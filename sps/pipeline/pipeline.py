@@ -19,9 +19,11 @@ from ..errors import KeypointError, MissingPartsError, NoPersonError
 from ..models.sps_model import SPSModel, SPSOutput, body_region
 from . import reading as R
 from .baselines import background_colour, warp_baseline
-from .compose import back_of_head, fill_probs, opacity, paste, person_mask, plate, to_window
+from .compose import (back_of_head, back_of_head_map, fill_probs, hair_colour, opacity, paint_back_of_head, paste,
+                      person_mask, plate, to_window)
 from .inputs import Photo, check_grid, grid_to_photo, is_keypoint_like, keypoints_on_grid, labels_on_grid, place
-from .poses import infer_upper_body, loose, missing_parts, names, place_on_person, pose_box, shoulder_widths
+from .poses import (complete_legs, infer_upper_body, keep_framing, loose, missing_parts, names, place_on_person,
+                    pose_box, shoulder_widths)
 from .result import PipelineResult
 from .settings import PLACEMENTS, PipelineSettings
 from .sharpen import window_composite
@@ -193,7 +195,7 @@ class SPSPipeline:
         if inferred:
             notes.append(f"The target pose's {', '.join(names(inferred))} was inferred from its other joints.")
         if placement == "person":
-            return place_on_person(kps, seen.kps)
+            return keep_framing(complete_legs(place_on_person(kps, seen.kps), seen.kps), seen.kps, photo.size)
         return grid_to_photo(loose(kps), grid, photo.size)
 
     def _window(self, seen: R.Sighting, target: np.ndarray, notes: list[str], where: str,
@@ -287,9 +289,15 @@ class SPSPipeline:
             fill = torch.from_numpy(colour / 127.5 - 1)[None]
             warped = warp_baseline(src.photo.image, gen.source.keypoints, gen.target.keypoints, fill.to(self.device))
             tgt_frame = K.crop_keypoints(win.keypoints_back(tgt_kps), 0, 0, frame.size)
+            image = paste(base, win, sharp if sharp is not None else gen.image[0], alpha[0],
+                          on_window=sharp is not None)
+            head = back_of_head_map(gen.target_logits, probs, tgt_kps) if self.settings.back_of_head else None
+            if head is not None:  # a back view: the face G_S drew, made hair, given the source's hair colour
+                image = paint_back_of_head(image, win.labels_back(head, frame.size),
+                                           hair_colour(src.source.photo.array, src_parsing),
+                                           soften=max(1, round(win.height / head.shape[0])))
             res = PipelineResult(
-                image=Image.fromarray(paste(base, win, sharp if sharp is not None else gen.image[0], alpha[0],
-                                            on_window=sharp is not None)),
+                image=Image.fromarray(image),
                 source_image=Image.fromarray(src.source.photo.array),
                 source_keypoints=src.source_keypoints(),
                 source_parsing=src_parsing,

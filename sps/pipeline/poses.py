@@ -17,6 +17,7 @@ HIP_JOINTS = (8, 11)
 UPPER_BODY = HEAD_JOINTS + (1, 2, 3, 5, 6)  # head, neck, shoulders, elbows
 LEG_JOINTS = (9, 10, 12, 13)  # knees and ankles
 ANKLES = (10, 13)
+LEG_CHAINS = ((8, 9, 10), (11, 12, 13))  # hip, knee, ankle: right side, left side
 FACE_LABEL = 1
 HAIR_LABEL = 2
 LOWER_BODY_LABELS = (4, 5, 8, 9)  # pants, skirt, legs (sps.parsing.LABELS)
@@ -154,6 +155,38 @@ def place_on_person(target: np.ndarray, source: np.ndarray) -> np.ndarray:
         if ls > 1e-3 and lt > 1e-3:
             ratios.append(ls / lt)
     return (tgt - tgt[NECK]) * float(np.median(ratios)) + src[NECK]
+
+
+def complete_legs(target: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """The hips, knees and ankles a loose target pose lacks, taken from the source person (both poses on one grid,
+    the target already placed on the person by ``place_on_person``): a missing joint is its parent's target
+    position plus the source's bone to it (neck -> hip -> knee -> ankle, per side). A waist-up preset asked of a
+    full-body photo then stands on the person's own legs instead of leaving them out (and the photo's background
+    smudged where they were). Joints the source lacks too stay missing. Returns a new loose pose."""
+    out, src = np.array(target, np.float64), loose(source)
+    for chain in LEG_CHAINS:
+        parent = NECK
+        for j in chain:
+            known = np.isfinite(out[parent]).all() and np.isfinite(src[[parent, j]]).all()
+            if not np.isfinite(out[j]).all() and known:
+                out[j] = out[parent] + src[j] - src[parent]
+            parent = j
+    return out
+
+
+def keep_framing(target: np.ndarray, source: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A loose target pose placed on the person (``place_on_person``, ``complete_legs``) without the knees and ankles
+    that the (H, W) = ``size`` photo does not show and the pose puts below its bottom edge, when the photo shows a
+    hip: a person cut at the thighs is re-posed within the photo's framing instead of the photo being grown to hold
+    legs nobody has seen. (A photo with no hip at all is left to ``missing_parts``, which refuses legs.)"""
+    src = loose(source)
+    if not np.isfinite(src[list(HIP_JOINTS)]).all(1).any():
+        return target
+    out = np.array(target, np.float64)
+    for j in LEG_JOINTS:
+        if not np.isfinite(src[j]).all() and np.isfinite(out[j]).all() and out[j, 1] > size[0] - 1:
+            out[j] = np.nan
+    return out
 
 
 def pose_box(pose: np.ndarray, head: float = 0.45, side: float = 0.2, foot: float = 0.15) -> np.ndarray:
