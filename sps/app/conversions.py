@@ -20,7 +20,6 @@ from .. import pose as K
 from ..canvas import Canvas
 from ..data.images import read_image
 from ..errors import ImageReadError, NoPersonError, SPSError
-from ..pipeline.poses import complete_legs, infer_upper_body, place_on_person
 from ..presets import POSE_GRID
 
 VIEW_SCALE = 2  # the pose editor canvas is drawn at 2x the pose grid
@@ -137,6 +136,8 @@ def pose_on_person(grid: np.ndarray, source_kps: np.ndarray, photo_size: tuple[i
     (``sps.pipeline.poses.place_on_person`` and ``complete_legs``, the pipeline's ``placement="person"``). Joints
     that land off the photo are dropped; the pose comes back as given when the fit leaves its neck or a shoulder
     off the photo. Raises TooFewKeypointsError when either pose lacks a neck or shoulder (an inferred one counts)."""
+    from ..pipeline.poses import complete_legs, infer_upper_body, place_on_person  # (sps.pipeline imports the Hub)
+
     source = infer_upper_body(K.validate_keypoints(source_kps))[0]
     fitted = complete_legs(place_on_person(grid_to_photo(grid, photo_size), source), source)
     h, w = photo_size
