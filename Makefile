@@ -27,6 +27,7 @@ demo: install
 test: install-dev chromium
 	$(BIN)/python -m pytest --nbmake tests notebooks
 
-# Re-execute every tutorial in place, keeping outputs for GitHub / the Hub.
+# Re-execute every tutorial in place, keeping its printed text and dropping its pictures (they show research photos).
 notebooks: install-dev
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace notebooks/*.ipynb
+	$(BIN)/python scripts/strip_notebook_images.py notebooks/*.ipynb
