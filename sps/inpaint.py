@@ -93,6 +93,12 @@ FLAT_SCENE = 4.0
 TEXTURE_HEIGHT = 256
 
 
+def _dilate(mask: torch.Tensor, radius: int) -> np.ndarray:
+    """(1, 1, H, W) float mask -> (H, W) bool, grown by ``radius`` px (a square; one row pass and one column pass)."""
+    rows = F.max_pool2d(mask, (1, 2 * radius + 1), 1, (0, radius))
+    return F.max_pool2d(rows, (2 * radius + 1, 1), 1, (radius, 0))[0, 0].numpy() > 0
+
+
 def scene_texture(image: np.ndarray, known: np.ndarray) -> float:
     """How textured the scene around the unknown pixels of an (H, W, 3) uint8 photo is: the mean gradient magnitude
     of the known pixels 1/32 to 3/32 of the height away from the unknown ones (not at their edge, where a removed
@@ -104,8 +110,8 @@ def scene_texture(image: np.ndarray, known: np.ndarray) -> float:
     hole = torch.from_numpy(np.asarray(Image.fromarray(~np.asarray(known, bool)).resize(size, Image.NEAREST),
                                        np.float32))[None, None]
     r = TEXTURE_HEIGHT // 32
-    near = F.max_pool2d(hole, 2 * r + 1, 1, r)[0, 0].numpy() > 0
-    ring = (F.max_pool2d(hole, 6 * r + 1, 1, 3 * r)[0, 0].numpy() > 0) & ~near
+    near = _dilate(hole, r)
+    ring = _dilate(hole, 3 * r) & ~near
     if not ring.any():
         return 0.0
     gy, gx = np.gradient(grey)
