@@ -8,11 +8,16 @@ server path.
 """
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
+
+from sps.parsing import PALETTE
 
 CHROMIUM = "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parents[1]
@@ -91,11 +96,17 @@ def test_pose_transfer_in_browser(browser, server, photos):
     tabs = [t.strip() for t in p.page.get_by_role("tab").all_inner_texts()]
     for name in ("Pose transfer", "Clothing texture transfer", "Edit the clothing layout"):
         assert tabs.count(name) == 1, f"tab {name!r} shown {tabs.count(name)} times: {tabs}"
+    view = "() => { const i = document.querySelector('#pose-view img'); return i ? i.src : ''; }"
+    redrawn = f"before => ({view})() !== '' && ({view})() !== before"
+    before = p.page.evaluate(view)
     p.page.locator("#source input[type=file]").set_input_files(photos[0])
     p.image_loaded("#source")
+    p.page.wait_for_function(redrawn, arg=before, timeout=60_000)  # the first preset placed on the photo's person
+    before = p.page.evaluate(view)
     p.page.locator("#preset-gallery button.thumbnail-item").nth(2).click()  # the third preset
     p.page.wait_for_function("() => document.querySelector('#preset-dropdown input').value === 'Back view'",
                              timeout=30_000)
+    p.page.wait_for_function(redrawn, arg=before, timeout=30_000)  # ... and the back view placed there
     p.page.locator("#generate").click()
     p.image_loaded("#out-image")
     for key in ("src-kps", "src-parsing", "tgt-pose", "tgt-parsing", "warped"):
@@ -104,6 +115,11 @@ def test_pose_transfer_in_browser(browser, server, photos):
     size = p.page.evaluate("() => { const i = document.querySelector('#out-image img'); "
                            "return [i.naturalWidth, i.naturalHeight]; }")
     assert size[0] > 50 and size[1] > 50
+    # the pose generated is the preset picked last (a back view: no face in the target parsing), not the one the
+    # new photo placed on its person first
+    src = p.page.evaluate("() => document.querySelector('#out-tgt-parsing img').src")
+    parsing = np.asarray(Image.open(io.BytesIO(p.page.request.get(src).body())).convert("RGB"))
+    assert not (parsing == PALETTE[1]).all(-1).any(), "the target parsing has a face: not the back view"
     p.finish("app_pose_transfer.png")
 
 

@@ -7,7 +7,9 @@ one log line, and any other exception into a logged traceback and a short "somet
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -26,6 +28,7 @@ from .presets import preset
 
 log = logging.getLogger(__name__)
 Table = list[list[Any]]
+POSE_CACHE = 16  # source photos whose estimated pose the handlers remember
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -84,6 +87,8 @@ class Handlers:
 
     def __init__(self, backend: Backend):
         self.b = backend
+        self._poses: dict[str, tuple[np.ndarray, int]] = {}  # source photo -> its pose (``_source_pose``)
+        self._poses_lock = threading.Lock()
 
     # -- target pose -----------------------------------------------------------------------------
 
@@ -95,6 +100,20 @@ class Handlers:
             im = None
         return publish(R.pose_view(kps, im, joint))
 
+    def _source_pose(self, im: Image.Image) -> tuple[np.ndarray, int]:
+        """``Backend.estimate_pose`` of a source photo, remembered for the last ``POSE_CACHE`` photos (by content):
+        picking presets one after another for one photo then costs no network pass, and answers at once."""
+        key = hashlib.sha1(im.tobytes()).hexdigest() + f"{im.size}"
+        with self._poses_lock:
+            found = self._poses.get(key)
+        if found is None:
+            found = self.b.estimate_pose(im)
+            with self._poses_lock:
+                self._poses[key] = found
+                while len(self._poses) > POSE_CACHE:
+                    self._poses.pop(next(iter(self._poses)))
+        return found
+
     def _on_person(self, grid: np.ndarray, source: Any) -> np.ndarray:
         """A pose on the grid placed on the source photo's person (``C.pose_on_person``: their size and place,
         their legs where the pose has none); as it is without a source, or when no person is found in it."""
@@ -102,7 +121,7 @@ class Handlers:
             return grid
         try:
             im = C.read_photo(source, "source photo")[0]
-            kps, need = self.b.estimate_pose(im)
+            kps, need = self._source_pose(im)
             if K.num_visible(kps) < need:
                 return grid
             return C.pose_on_person(grid, kps, (im.height, im.width))

@@ -84,15 +84,20 @@ def build_pose_tab(h: Handlers, examples: list[str], presets: tuple[Preset, ...]
         table, view, joint = c["table"], c["view"], c["joint"]
         if src_gallery is not None:
             src_gallery.select(h.example, [gr.State(examples)], [source], **ui_only("example_source"))
-        # a new source photo: the chosen preset placed on its person (edited joints are dropped)
-        source.change(h.preset, [c["dropdown"], source], [table, view], **ui_only("preset_on_source", redraw=True))
+        # A new source photo: the chosen preset placed on its person (edited joints are dropped). The events that
+        # write the table from the source share one queue of one, so they finish in the order they were asked:
+        # a slow fit for the photo cannot overwrite the preset picked after it.
+        table_writer = {"concurrency_id": "pose_table", "concurrency_limit": 1}
+        source.change(h.preset, [c["dropdown"], source], [table, view], **ui_only("preset_on_source", redraw=True),
+                      **table_writer)
 
         def pick_preset(evt: gr.SelectData) -> str:
             return labels[evt.index]
 
         c["gallery"].select(pick_preset, None, [c["dropdown"]], **ui_only("pick_preset"))
-        c["dropdown"].change(h.preset, [c["dropdown"], source], [table, view], api_name="preset_pose")
-        c["photo_btn"].click(h.pose_from_photo, [c["photo"], source], [table, view, status], api_name="pose_from_photo")
+        c["dropdown"].change(h.preset, [c["dropdown"], source], [table, view], api_name="preset_pose", **table_writer)
+        c["photo_btn"].click(h.pose_from_photo, [c["photo"], source], [table, view, status], api_name="pose_from_photo",
+                             **table_writer)
         table.input(h.render, [table, source, joint], [view], api_name="render_pose", show_progress="hidden")
         joint.change(h.render, [table, source, joint], [view], **ui_only("select_joint", redraw=True))
         view.select(h.move_joint, [table, joint, source], [table, view], **ui_only("move_joint", redraw=True))
