@@ -92,6 +92,25 @@ def test_transfer_one_photo_to_a_file(capsys, weights, photos, tmp_path):
     assert min(Image.open(out).size) >= min(w, h) // 2  # the photo's grid (grown when the pose leaves the photo)
 
 
+def test_presets_go_on_the_person_unless_placement_says_frame(capsys, photos, tmp_path):
+    from sps.cli.main import _target, build_parser
+
+    def placement(*extra: str) -> str | None:
+        args = build_parser().parse_args(["transfer", photos[0], "-o", str(tmp_path), *extra])
+        return _target(args).for_pipeline()["placement"]
+
+    assert placement("--pose", "front_arms_down") == "person"  # a preset: on the person
+    assert placement("--pose", photos[1]) == "person"  # the pose of another photo: on the person
+    assert placement("--pose", "front_arms_down", "--placement", "frame") == "frame"
+    kps = tmp_path / "pose.json"
+    kps.write_text(json.dumps({"people": [{"pose_keypoints_2d": [10.0, 10.0, 1.0] * 18}]}))
+    assert placement("--pose", str(kps)) is None  # keypoints: where they say (the weights' setting)
+    assert placement("--pose", str(kps), "--placement", "person") == "person"
+    with pytest.raises(SystemExit) as info:  # argparse: usage and exit status 2
+        build_parser().parse_args(["transfer", photos[0], "-o", str(tmp_path), "--pose", "x", "--placement", "y"])
+    assert info.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
 def test_folder_skips_and_reports_what_it_cannot_use(capsys, weights, folder, tmp_path):
     out = tmp_path / "out"
     rc, stdout, _ = run(capsys, "transfer", str(folder), "--pose", "Hand on hip", "-o", str(out), "--weights", weights)

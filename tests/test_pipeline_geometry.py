@@ -181,20 +181,25 @@ def test_complete_legs_takes_the_persons_own_legs():
     np.testing.assert_array_equal(PO.complete_legs(full, src), full)
 
 
-def test_keep_framing_drops_unseen_legs_below_a_photo_cut_at_the_thighs():
+def test_keep_framing_drops_the_unseen_joints_the_pose_puts_outside_the_photo():
     full = PO.loose(person_pose(256, 192))
     thighs = person_pose(256, 192)
-    thighs[[9, 10, 12, 13]] = -1  # the photo ends above the knees; it shows the hips
+    thighs[[9, 10, 12, 13]] = -1  # the photo ends above the knees
     low = full.copy()
-    low[[9, 10, 12, 13], 1] += 300  # the placed pose's knees and ankles below a 256-high photo
+    low[[9, 10, 12, 13], 1] += 300  # the placed pose's knees and ankles below the 256-high photo
     out = PO.keep_framing(low, thighs, (256, 192))
     assert np.isnan(out[[9, 10, 12, 13]]).all() and np.array_equal(out[:9], low[:9])
+    assert np.isnan(PO.loose(thighs)[9]).all()  # the inputs are not changed
     np.testing.assert_array_equal(PO.keep_framing(full, thighs, (256, 192)), full)  # inside the photo: kept
-    shown = person_pose(256, 192)  # the photo shows the knees: the pose may leave it (the photo grows)
+    shown = person_pose(256, 192)  # the photo shows the knees: kept where the pose puts them (the photo grows)
     np.testing.assert_array_equal(PO.keep_framing(low, shown, (256, 192)), low)
+    up = full.copy()
+    up[[4, 7]] -= (0, 400)  # raised hands above the photo; the photo shows none; the neck and shoulders stay
+    up[[1, 2, 5]] -= (0, 300)
     portrait = thighs.copy()
-    portrait[[8, 11]] = -1  # no hip at all: left to missing_parts, which refuses legs
-    np.testing.assert_array_equal(PO.keep_framing(low, portrait, (256, 192)), low)
+    portrait[[4, 7, 8, 11]] = -1
+    out = PO.keep_framing(up, portrait, (256, 192))
+    assert np.isnan(out[[4, 7]]).all() and np.array_equal(out[[1, 2, 5]], up[[1, 2, 5]])
 
 
 def test_missing_parts_and_room():

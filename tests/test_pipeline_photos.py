@@ -96,11 +96,15 @@ def test_legs_asked_of_a_portrait_are_refused_naming_them(random_pipeline):
     img, kps = _portrait()
     full = person_pose(256, 192)
     with pytest.raises(MissingPartsError, match="right_knee, right_ankle, left_knee, left_ankle.*waist up") as info:
-        random_pipeline(img, full, source_keypoints=kps, target_size=(256, 192), placement="person")
+        random_pipeline(img, full, source_keypoints=kps, target_size=(256, 192), placement="frame")
     assert isinstance(info.value, TooFewKeypointsError)
-    # from the waist up it goes through, and the photo grows downwards to hold the hips
-    res = random_pipeline(img, _waist_up(full), source_keypoints=kps, target_size=(256, 192), placement="person")
-    assert res.grown[0] == 0 and res.grown[1] > 0 and res.image.size == (96, 96 + res.grown[1])
+    # placed on the person, the legs fall below the portrait and are left out (poses.keep_framing): the portrait is
+    # re-posed within its own framing, not grown for hips and legs it does not show
+    for pose in (full, _waist_up(full)):
+        res = random_pipeline(img, pose, source_keypoints=kps, target_size=(256, 192), placement="person")
+        assert res.grown == (0, 0, 0, 0) and res.image.size == (96, 96)
+        assert not K.visible(res.target_keypoints)[[8, 9, 10, 11, 12, 13]].any()
+        assert K.visible(res.target_keypoints)[[1, 2, 5]].all()
 
 
 # ------------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from functools import partial
@@ -11,7 +12,7 @@ from typing import Any
 from .. import edits as E
 from ..app.backend import default_threads
 from ..errors import DataError, SPSError
-from ..pipeline.settings import BACKGROUNDS
+from ..pipeline.settings import BACKGROUNDS, PLACEMENTS
 from .batch import Job, output_path, run_jobs
 from .inputs import TargetPose, default_weights, device, photos, target_pose
 
@@ -34,9 +35,17 @@ def _transfer(pipe: Any, source: Path, target: TargetPose) -> Any:
     return pipe(str(source), **target.for_pipeline())
 
 
+def _target(args: argparse.Namespace) -> TargetPose | None:
+    """``--pose`` (None without it), placed as ``--placement`` says when given."""
+    if not args.pose:
+        return None
+    target = target_pose(args.pose)
+    return dataclasses.replace(target, placement=args.placement) if args.placement else target
+
+
 def transfer_jobs(args: argparse.Namespace) -> list[Job]:
     """SOURCE (photo or folder) in the ``--pose`` target pose."""
-    sources, target = photos(args.source), target_pose(args.pose)
+    sources, target = photos(args.source), _target(args)
     return [Job(p.name, output_path(args.out, p.stem, len(sources) == 1), partial(_transfer, source=p, target=target))
             for p in sources]
 
@@ -66,8 +75,7 @@ def _edit(pipe: Any, source: Path, edit: Any, target: TargetPose | None) -> Any:
 def edit_jobs(args: argparse.Namespace) -> list[Job]:
     """SOURCE (photo or folder) regenerated from its parsing map with ``--edit`` applied (in ``--pose`` if given)."""
     sources = photos(args.source)
-    target = target_pose(args.pose) if args.pose else None
-    edit = partial(_edit, edit=EDITS[args.edit], target=target)
+    edit = partial(_edit, edit=EDITS[args.edit], target=_target(args))
     return [Job(p.name, output_path(args.out, p.stem, len(sources) == 1), partial(edit, source=p)) for p in sources]
 
 
@@ -120,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("source", metavar="SOURCE", help="photo of a person, or a folder of photos")
     e.add_argument("--edit", required=True, choices=list(EDITS), help="the change to the clothing layout")
     e.add_argument("--pose", metavar="PRESET|PHOTO|KEYPOINTS.json", help="also move to this pose (as in transfer)")
+    for p in (t, e):
+        p.add_argument("--placement", choices=PLACEMENTS, default=None,
+                       help="where --pose goes: on the person (scaled to them, their own legs where the pose has "
+                            "none; the default for presets and photos) or where its coordinates say on the photo "
+                            "(frame; the default for keypoint files)")
     return ap
 
 

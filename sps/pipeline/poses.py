@@ -175,16 +175,19 @@ def complete_legs(target: np.ndarray, source: np.ndarray) -> np.ndarray:
 
 
 def keep_framing(target: np.ndarray, source: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A loose target pose placed on the person (``place_on_person``, ``complete_legs``) without the knees and ankles
-    that the (H, W) = ``size`` photo does not show and the pose puts below its bottom edge, when the photo shows a
-    hip: a person cut at the thighs is re-posed within the photo's framing instead of the photo being grown to hold
-    legs nobody has seen. (A photo with no hip at all is left to ``missing_parts``, which refuses legs.)"""
+    """A loose target pose placed on the person (``place_on_person``, ``complete_legs``) without the joints that
+    the (H, W) = ``size`` photo does not show and the pose puts outside it (a waist-up preset's hips below a
+    portrait, knees below a photo cut at the thighs, a raised hand above a tight crop): the person is re-posed
+    within the photo's framing instead of the photo being grown to hold parts nobody has seen. The neck and
+    shoulders are always kept (the pose needs them; the neck is the person's own)."""
     src = loose(source)
-    if not np.isfinite(src[list(HIP_JOINTS)]).all(1).any():
-        return target
     out = np.array(target, np.float64)
-    for j in LEG_JOINTS:
-        if not np.isfinite(src[j]).all() and np.isfinite(out[j]).all() and out[j, 1] > size[0] - 1:
+    h, w = size
+    for j in range(len(out)):
+        if j in REQUIRED or np.isfinite(src[j]).all() or not np.isfinite(out[j]).all():
+            continue
+        x, y = out[j]
+        if not (0 <= x <= w - 1 and 0 <= y <= h - 1):
             out[j] = np.nan
     return out
 

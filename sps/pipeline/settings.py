@@ -39,8 +39,8 @@ class PipelineSettings:
     placement: where a target pose given as keypoints (or taken from another photo) goes: ``"frame"`` where its
         coordinates say on the photo's grid (or on ``target_size``, the photo fitted into it); ``"person"`` scaled
         to the source person and moved onto them (necks together; the hips, knees and ankles it lacks are the
-        person's own, ``poses.complete_legs``; knees and ankles below a photo cut at the thighs are dropped,
-        ``poses.keep_framing``), for poses from presets or other photos.
+        person's own, ``poses.complete_legs``; joints the photo does not show that would fall outside it are
+        dropped, ``poses.keep_framing``, so the photo keeps its framing), for poses from presets or other photos.
     max_side: photos with a longer side are downscaled to it first, as the demo does (results on that grid).
     fill_holes: background pixels inside the body the keypoints draw (neck, torso) take a person label in the
         target parsing, so that G_A paints skin or clothes there (sps.pipeline.compose.fill_holes).
