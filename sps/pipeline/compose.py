@@ -30,6 +30,7 @@ FOOT = 0.45  # a foot's length past the ankle, in shin lengths
 REMOVE_MARGIN = 0.05  # x canvas height: how far from the drawn body the source's person labels are removed
 PASTE_MARGIN = 0.05  # x canvas height: how far from the target body the new person's pixels may reach
 ALPHA_LOW, ALPHA_HIGH = 0.15, 0.85  # person probability -> opacity ramp (crisper than the soft G_S edge)
+HEAD_KEEP = (0.5, 0.3, 0.3)  # how much of G_A's own variation (Y, Cb, Cr) the repainted back of the head keeps
 
 
 def body_core(kps: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -105,9 +106,6 @@ def back_of_head_map(logits: torch.Tensor | None, probs: torch.Tensor, kps: np.n
     if not turned.any():
         return None
     return np.where(turned, FACE_LABEL, np.where(hair, HAIR_LABEL, 0)).astype(np.int64)
-
-
-HEAD_KEEP = (0.5, 0.3, 0.3)  # how much of G_A's own variation (Y, Cb, Cr) the repainted back of the head keeps
 
 
 def hair_colour(image: np.ndarray, labels: np.ndarray) -> np.ndarray | None:
