@@ -10,8 +10,8 @@ of the known pixels around it, drawn from coarser pyramid levels the farther the
 surroundings and no structure: a grey smudge where a re-posed person no longer stands on a street. ``mirror_fill``
 continues the scene across such a hole instead: each row is mirrored in from both sides of the hole (pavement,
 stairs, kerbs and walls run on through it) and the two meet in a short cross-fade; push-pull fills what no row
-can reach. Known pixels come back unchanged by all of them. (Mirroring the rest along the columns as well was
-tried: it striped the fill, ``python -m sps.evaluate fill``.)
+can reach. Known pixels come back unchanged (but for the ring ``fill_scene`` fills again on a plain backdrop).
+(Mirroring the rest along the columns as well was tried: it striped the fill, ``python -m sps.evaluate fill``.)
 """
 from __future__ import annotations
 
@@ -91,6 +91,9 @@ MIRROR_FADE = 0.25  # the two mirrored sides meet in a cross-fade over this shar
 # Market-1501 5.9-17.9.
 FLAT_SCENE = 4.0
 TEXTURE_HEIGHT = 256
+# On a plain backdrop the fill also replaces this ring around the hole (x the height): on the 99 held-out DeepFashion
+# pairs the remains of the removed person's outline and shadow went, and SSIM rose 0.607 -> 0.613 (1/64: 0.611).
+BACKDROP_RING = 1 / 32
 
 
 def _dilate(mask: torch.Tensor, radius: int) -> np.ndarray:
@@ -119,12 +122,27 @@ def scene_texture(image: np.ndarray, known: np.ndarray) -> float:
 
 
 def fill_scene(image: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """Fill the unknown pixels of an (H, W, 3) uint8 photo as its scene asks: a plain backdrop (``scene_texture``
-    below ``FLAT_SCENE``) smoothly (``fill_image``), a textured scene with itself mirrored in (``mirror_fill``)."""
+    """Fill the unknown pixels of an (H, W, 3) uint8 photo as its scene asks: a textured scene with itself mirrored
+    in (``mirror_fill``); a plain backdrop (``scene_texture`` below ``FLAT_SCENE``) smoothly (``fill_image``), with
+    the ring of ``BACKDROP_RING`` x the height around the hole filled again as well: there a removed person's
+    outline and the shadow at their feet linger, and a plain backdrop loses nothing by it."""
     known = np.asarray(known, bool)
-    if known.all() or not known.any() or scene_texture(image, known) < FLAT_SCENE:
-        return fill_image(image, known)
-    return mirror_fill(image, known)
+    if known.all() or not known.any():
+        return np.array(image, dtype=np.uint8, copy=True)
+    if scene_texture(image, known) >= FLAT_SCENE:
+        return mirror_fill(image, known)
+    ring = _grow(~known, BACKDROP_RING)
+    return fill_image(image, known & ~ring) if (known & ~ring).any() else fill_image(image, known)
+
+
+def _grow(mask: np.ndarray, fraction: float) -> np.ndarray:
+    """An (H, W) bool mask grown by ``fraction`` x H px, worked out on a copy ``TEXTURE_HEIGHT`` px high (cheap on a
+    large photo) and scaled back."""
+    h, w = mask.shape
+    size = (max(1, round(w * TEXTURE_HEIGHT / h)), TEXTURE_HEIGHT)
+    small = torch.from_numpy(np.asarray(Image.fromarray(mask).resize(size, Image.NEAREST), np.float32))[None, None]
+    grown = _dilate(small, max(1, round(fraction * TEXTURE_HEIGHT)))
+    return np.asarray(Image.fromarray(grown).resize((w, h), Image.NEAREST)) | mask
 
 
 def mirror_fill(image: np.ndarray, known: np.ndarray) -> np.ndarray:
