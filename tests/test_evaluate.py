@@ -122,6 +122,48 @@ def test_photo_evaluation_on_a_ccp_style_folder(random_pipeline_dir, data_root, 
     assert (out / "grid.png").is_file() or "Refused" in text
 
 
+def test_place_hole_lays_the_silhouette_beside_the_person():
+    from sps.evaluate.fill import CLEARANCE, gradient_energy, place_hole
+
+    h, w = 128, 160
+    person = np.zeros((h, w), bool)
+    person[20:120, 60:90] = True
+    silhouette = np.zeros((h, w), bool)
+    silhouette[30:120, 65:95] = True  # where the person stands: it must move
+    hole = place_hole(silhouette, person)
+    margin = round(CLEARANCE * h)
+    cols = np.flatnonzero(hole.any(0))
+    assert hole.sum() == silhouette.sum() and np.flatnonzero(hole.any(1))[-1] == 119  # whole, standing as it stood
+    assert cols[-1] < 60 - margin or cols[0] > 89 + margin  # clear of the person
+    wide = np.zeros((h, w), bool)
+    wide[30:120, 10:150] = True  # wider than the room beside the person at any size
+    assert place_hole(wide, person) is None
+    flat = np.full((h, w, 3), 90, np.uint8)
+    ramp = np.repeat(np.arange(w, dtype=np.uint8)[None, :, None], h, 0).repeat(3, 2)  # 1 grey level per px
+    assert gradient_energy(flat, hole) == 0 and gradient_energy(ramp, hole) == pytest.approx(1.0)
+
+
+def test_fill_evaluation_scores_every_fill(random_pipeline_dir, data_root, tmp_path):
+    """`python -m sps.evaluate fill`: every fill scored inside the laid holes, against the real scene."""
+    from sps.data import ccp
+    from sps.evaluate.fill import FILLS
+
+    src = data_root / "ccp" / "images"
+    if not src.is_dir():
+        pytest.skip("CCP not available")
+    folder = tmp_path / "ccp"
+    (folder / "images").mkdir(parents=True)
+    for name in [n for n in sorted(src.iterdir()) if ccp.split_of(n.name) == "test"][:4]:
+        shutil.copy(name, folder / "images" / name.name)
+    out = tmp_path / "out"
+    rc = main(["fill", "--folder", str(folder), "--weights", str(random_pipeline_dir), "--out", str(out),
+               "--threads", "1"])
+    text = (out / "results.md").read_text()
+    assert rc == 0 and "of 4 photos" in text
+    rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    assert set(FILLS) <= set(rows), rows
+
+
 def test_pose_evaluation_compares_estimators_on_the_same_photos(random_pipeline_dir, data_root, tmp_path):
     """`python -m sps.evaluate pose`: a row per estimator (and with flip averaging), PCK per folder, CCP rows."""
     if not (data_root / "deepfashion").is_dir():

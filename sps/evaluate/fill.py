@@ -5,7 +5,7 @@ Where the re-posed person no longer covers the source person, the output shows t
 on each held-out photo, the person silhouette of the next photo (the parser's, dilated) is laid over the scene
 beside the person (shifted sideways to the nearest place that leaves the person untouched, shrunk to 3/4 or 1/2
 when it does not fit at full size). The photo's own person is removed as well, as the pipeline removes them, and
-every fill fills both; the scores are taken inside the laid hole, where the scene is known. Inside the hole, against the real scene:
+every fill fills both; the scores are taken inside the laid hole, where the scene is known, against the real scene:
 
 - L1 (on [0, 1]) and SSIM over the hole's box: pixel agreement (a smooth fill is favoured: it hedges);
 - texture: the mean gradient magnitude of the fill over the scene's (1 = as much detail, 0 = a flat smudge);
@@ -153,8 +153,9 @@ def _write(out: Path, summary: dict, n: int, skipped: int, folder: Path, split: 
              "| fill | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
     lines += [f"| {k} | " + " | ".join(f"{v[m]:.3f}" for m in metrics) + " |" for k, v in summary.items()]
     lines += ["", "Inside a hole shaped like the next photo's person (parser, dilated by 2% of the height; shrunk "
-              "to 3/4 or 1/2 where it does not fit whole) laid beside this photo's person: L1 on [0, 1]; SSIM over the hole's box (+8 px); texture: the fill's mean "
-              "gradient magnitude over the real scene's (1 = as detailed, 0 = flat); feature distance: "
+              "to 3/4 or 1/2 where it does not fit whole) laid beside this photo's person: L1 on [0, 1]; SSIM "
+              "over the hole's box (+8 px); texture: the fill's mean gradient magnitude over the real scene's "
+              "(1 = as detailed, 0 = flat); feature distance: "
               "EfficientNet-Lite0 features of the box at 3 depths, unit length per pixel, mean squared difference "
               "(lower is closer)."]
     (out / "results.md").write_text("\n".join(lines) + "\n")
