@@ -377,7 +377,9 @@ def test_background_source_plain_and_generated(random_pipeline):
         assert np.abs(np.asarray(res.image).astype(int) - (40, 90, 200)).max() <= 1
         random_pipeline.settings.background = "source"
         res = random_pipeline.edit(busy, empty, source_keypoints=kps, source_parsing=par)
-        assert np.abs(np.asarray(res.image)[:4].astype(int) - (200, 30, 30)).max() <= 1  # the scene kept
+        # the scene kept (but for what stands out from the backdrop right around the person: sps.inpaint.fill_scene)
+        corners = np.asarray(res.image)[:4, np.r_[0:8, w - 8:w]].astype(int)
+        assert np.abs(corners - (200, 30, 30)).max() <= 1
     finally:
         random_pipeline.settings.background = "source"
 
