@@ -99,25 +99,29 @@ REMNANT_LEVEL = 12
 EDGE = 2  # px: the photo's border, left out of that estimate
 
 
-def _dilate(mask: torch.Tensor, radius: int) -> np.ndarray:
-    """(1, 1, H, W) float mask -> (H, W) bool, grown by ``radius`` px (a square; one row pass and one column pass)."""
-    rows = F.max_pool2d(mask, (1, 2 * radius + 1), 1, (0, radius))
+def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    """An (H, W) bool mask grown by ``radius`` px (a square; one row pass and one column pass)."""
+    t = torch.from_numpy(np.asarray(mask, np.float32))[None, None]
+    rows = F.max_pool2d(t, (1, 2 * radius + 1), 1, (0, radius))
     return F.max_pool2d(rows, (2 * radius + 1, 1), 1, (radius, 0))[0, 0].numpy() > 0
+
+
+def _thumbnail_size(shape: tuple[int, ...]) -> tuple[int, int]:
+    """(W, H) of a copy ``TEXTURE_HEIGHT`` px high of an (H, W, ...) array, for PIL."""
+    h, w = shape[:2]
+    return max(1, round(w * TEXTURE_HEIGHT / h)), TEXTURE_HEIGHT
 
 
 def scene_texture(image: np.ndarray, known: np.ndarray) -> float:
     """How textured the scene around the unknown pixels of an (H, W, 3) uint8 photo is: the mean gradient magnitude
     of the known pixels 1/32 to 3/32 of the height away from the unknown ones (not at their edge, where a removed
     person's outline lingers), on a copy scaled to a height of ``TEXTURE_HEIGHT`` px. 0 when nothing is that far."""
-    h, w = known.shape
-    size = (max(1, round(w * TEXTURE_HEIGHT / h)), TEXTURE_HEIGHT)
+    size = _thumbnail_size(known.shape)
     grey = Image.fromarray(np.asarray(image, np.uint8)).convert("L").resize(size, Image.BILINEAR)
     grey = np.asarray(grey, np.float32)
-    hole = torch.from_numpy(np.asarray(Image.fromarray(~np.asarray(known, bool)).resize(size, Image.NEAREST),
-                                       np.float32))[None, None]
+    hole = np.asarray(Image.fromarray(~np.asarray(known, bool)).resize(size, Image.NEAREST))
     r = TEXTURE_HEIGHT // 32
-    near = _dilate(hole, r)
-    ring = _dilate(hole, 3 * r) & ~near
+    ring = dilate(hole, 3 * r) & ~dilate(hole, r)
     if not ring.any():
         return 0.0
     gy, gx = np.gradient(grey)
@@ -150,11 +154,9 @@ def fill_scene(image: np.ndarray, known: np.ndarray) -> np.ndarray:
 def _grow(mask: np.ndarray, fraction: float) -> np.ndarray:
     """An (H, W) bool mask grown by ``fraction`` x H px, worked out on a copy ``TEXTURE_HEIGHT`` px high (cheap on a
     large photo) and scaled back."""
-    h, w = mask.shape
-    size = (max(1, round(w * TEXTURE_HEIGHT / h)), TEXTURE_HEIGHT)
-    small = torch.from_numpy(np.asarray(Image.fromarray(mask).resize(size, Image.NEAREST), np.float32))[None, None]
-    grown = _dilate(small, max(1, round(fraction * TEXTURE_HEIGHT)))
-    return np.asarray(Image.fromarray(grown).resize((w, h), Image.NEAREST)) | mask
+    small = np.asarray(Image.fromarray(mask).resize(_thumbnail_size(mask.shape), Image.NEAREST))
+    grown = dilate(small, max(1, round(fraction * TEXTURE_HEIGHT)))
+    return np.asarray(Image.fromarray(grown).resize(mask.shape[::-1], Image.NEAREST)) | mask
 
 
 def mirror_fill(image: np.ndarray, known: np.ndarray) -> np.ndarray:

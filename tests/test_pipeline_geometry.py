@@ -341,11 +341,11 @@ def test_the_back_of_the_head_takes_the_hair_colour():
     logits[:, HAIR_LABEL, 4:20, 14:34] = 5  # a head of hair with a face in it
     logits[:, FACE_LABEL, 8:18, 18:30] = 9
     probs = back_of_head(torch.softmax(logits, 1), back)
-    head = back_of_head_map(logits, probs, back)
+    head = back_of_head_map(logits, probs.argmax(1)[0].numpy(), back)
     assert (head[8:18, 18:30] == FACE_LABEL).all() and (head[4:8, 14:34] == HAIR_LABEL).all()
     assert head[30:].max() == 0
-    assert back_of_head_map(logits, torch.softmax(logits, 1), front) is None  # a front view: nothing turned
-    assert back_of_head_map(None, probs, back) is None  # a given parsing (an edit): drawn as asked
+    assert back_of_head_map(logits, logits.argmax(1)[0].numpy(), front) is None  # a front view: nothing turned
+    assert back_of_head_map(None, probs.argmax(1)[0].numpy(), back) is None  # a given parsing (an edit)
     # the source's hair is brown; G_A painted the turned face green
     source = np.full((40, 40, 3), 230, np.uint8)
     labels = np.zeros((40, 40), np.int64)

@@ -14,7 +14,6 @@ every fill fills both; the scores are taken inside the laid hole, where the scen
 """
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections.abc import Callable
@@ -22,16 +21,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from .. import metrics as M
 from ..data import ccp, load_image
-from ..inpaint import fill_image, fill_scene, mirror_fill
+from ..inpaint import dilate, fill_image, fill_scene, mirror_fill
 from ..pipeline import SPSPipeline
 from .report import machine_note, save_grid
-
-log = logging.getLogger(__name__)
 
 HOLE_GROW = 0.02  # x photo height: the silhouette is dilated as the pipeline's removal mask is
 CLEARANCE = 0.03  # x photo height: how far the hole must stay from this photo's own person
@@ -45,17 +41,12 @@ FILLS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 }
 
 
-def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
-    t = torch.from_numpy(mask.astype(np.float32))[None, None]
-    return F.max_pool2d(t, 2 * radius + 1, 1, radius)[0, 0].numpy() > 0
-
-
 def place_hole(silhouette: np.ndarray, person: np.ndarray) -> np.ndarray | None:
     """An (H, W) bool silhouette laid beside ``person`` (H, W) bool: at the largest of ``HOLE_SCALES`` that fits,
     standing where it stood (its lowest row kept), shifted sideways to the nearest place that keeps it whole on the
     photo and ``CLEARANCE`` x H from the person; None when it fits nowhere."""
     h, w = person.shape
-    keep_off = _dilate(person, max(1, round(CLEARANCE * h)))
+    keep_off = dilate(person, max(1, round(CLEARANCE * h)))
     rows, cols = np.flatnonzero(silhouette.any(1)), np.flatnonzero(silhouette.any(0))
     if rows.size == 0:
         return None
@@ -118,7 +109,7 @@ def evaluate_fill(folder: str | Path, weights: str | Path | None = "weights", ou
         photo, person = np.asarray(photos[i]), persons[i]
         h, w = person.shape
         other = np.asarray(Image.fromarray(persons[(i + 1) % len(photos)]).resize((w, h), Image.NEAREST))
-        hole = place_hole(_dilate(other, max(1, round(HOLE_GROW * h))), person)
+        hole = place_hole(dilate(other, max(1, round(HOLE_GROW * h))), person)
         if hole is None:
             skipped += 1
             continue
@@ -126,7 +117,7 @@ def evaluate_fill(folder: str | Path, weights: str | Path | None = "weights", ou
         box = (slice(max(0, rows[0] - BOX_MARGIN), rows[-1] + 1 + BOX_MARGIN),
                slice(max(0, cols[0] - BOX_MARGIN), cols[-1] + 1 + BOX_MARGIN))
         truth_energy = gradient_energy(photo, hole)
-        removed = hole | _dilate(person, max(1, round(HOLE_GROW * h)))  # the photo's person is removed too
+        removed = hole | dilate(person, max(1, round(HOLE_GROW * h)))  # the photo's person is removed too
         cells = [("real scene", photo), ("hole (white: scored)", np.where(hole[..., None], 255,
                                                                            np.where(removed[..., None], 0, photo)))]
         for name, fill in FILLS.items():

@@ -95,13 +95,14 @@ def back_of_head(probs: torch.Tensor, kps: np.ndarray) -> torch.Tensor:
     return out
 
 
-def back_of_head_map(logits: torch.Tensor | None, probs: torch.Tensor, kps: np.ndarray) -> np.ndarray | None:
+def back_of_head_map(logits: torch.Tensor | None, labels: np.ndarray, kps: np.ndarray) -> np.ndarray | None:
     """(H, W) canvas map of the head of a target pose that faces away: ``FACE_LABEL`` where G_S's ``logits`` drew a
-    face that ``back_of_head`` turned into hair in ``probs``, ``HAIR_LABEL`` for the rest of the hair, 0 elsewhere.
-    None when the pose does not face away, there are no logits (a given parsing) or no face was turned."""
+    face that ``back_of_head`` turned into hair in the target ``labels`` (H, W), ``HAIR_LABEL`` for the rest of the
+    hair, 0 elsewhere. None when the pose does not face away, there are no logits (a given parsing) or no face was
+    turned."""
     if logits is None or not K.facing_away(np.asarray(kps, np.float32)):
         return None
-    hair = probs.argmax(1)[0].cpu().numpy() == HAIR_LABEL
+    hair = np.asarray(labels) == HAIR_LABEL
     turned = hair & (logits.argmax(1)[0].cpu().numpy() == FACE_LABEL)
     if not turned.any():
         return None

@@ -291,7 +291,7 @@ class SPSPipeline:
             tgt_frame = K.crop_keypoints(win.keypoints_back(tgt_kps), 0, 0, frame.size)
             image = paste(base, win, sharp if sharp is not None else gen.image[0], alpha[0],
                           on_window=sharp is not None)
-            head = back_of_head_map(gen.target_logits, probs, tgt_kps) if self.settings.back_of_head else None
+            head = back_of_head_map(gen.target_logits, tpar, tgt_kps) if self.settings.back_of_head else None
             if head is not None:  # a back view: the face G_S drew, made hair, given the source's hair colour
                 image = paint_back_of_head(image, win.labels_back(head, frame.size),
                                            hair_colour(src.source.photo.array, src_parsing),
