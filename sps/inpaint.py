@@ -96,6 +96,7 @@ TEXTURE_HEIGHT = 256
 # the removed person's outline and of the shadow at their feet.
 BACKDROP_RING = 1 / 32
 REMNANT_LEVEL = 12
+REMNANT_REACH = 3 / 32  # x the height: how far remains that stand out and join the hole are followed past the ring
 EDGE = 2  # px: the photo's border, left out of that estimate
 
 
@@ -104,6 +105,20 @@ def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     t = torch.from_numpy(np.asarray(mask, np.float32))[None, None]
     rows = F.max_pool2d(t, (1, 2 * radius + 1), 1, (0, radius))
     return F.max_pool2d(rows, (2 * radius + 1, 1), 1, (radius, 0))[0, 0].numpy() > 0
+
+
+def joined(seed: np.ndarray, allowed: np.ndarray, steps: int) -> np.ndarray:
+    """(H, W) bool ``seed`` grown through the 8-connected ``allowed`` pixels, ``steps`` pixels at most: the part of
+    ``allowed`` that joins the seed (a person's labels past the body their joints draw, a removed person's remains
+    around the hole) comes with it, what lies apart stays out."""
+    grown = torch.from_numpy(np.array(seed, bool))[None, None].float()
+    ok = torch.from_numpy(np.array(allowed, bool))[None, None]
+    for _ in range(steps):
+        wider = torch.where(ok, F.max_pool2d(grown, 3, 1, 1), grown)
+        if torch.equal(wider, grown):
+            break
+        grown = wider
+    return grown[0, 0].numpy() > 0
 
 
 def _thumbnail_size(shape: tuple[int, ...]) -> tuple[int, int]:
@@ -139,16 +154,25 @@ def fill_scene(image: np.ndarray, known: np.ndarray) -> np.ndarray:
         return np.array(image, dtype=np.uint8, copy=True)
     if scene_texture(image, known) >= FLAT_SCENE:
         return mirror_fill(image, known)
-    ring = _grow(~known, BACKDROP_RING) & known
-    if not (known & ~ring).any():
+    ring, reach = (_grow(~known, f) & known for f in (BACKDROP_RING, REMNANT_REACH))
+    if not (known & ~reach).any():
         return fill_image(image, known)
-    # The backdrop as the pixels beyond the ring say it is; not the photo's outermost rows and columns, which are
+    # The backdrop as the pixels beyond the reach say it is; not the photo's outermost rows and columns, which are
     # often a lighter or darker line (a scan's or a crop's edge, JPEG) that would make a clean ring look off.
     inner = np.zeros_like(known)
     inner[EDGE:-EDGE, EDGE:-EDGE] = True
-    beyond = fill_image(image, known & ~ring & inner) if (known & ~ring & inner).any() else fill_image(image, known)
+    beyond = fill_image(image, known & ~reach & inner) if (known & ~reach & inner).any() else fill_image(image, known)
     off = np.abs(np.asarray(image, np.int16) - beyond.astype(np.int16)).max(-1) > REMNANT_LEVEL  # (H, W)
-    return fill_image(image, known & ~(ring & off))
+    return fill_image(image, known & ~(ring & off) & ~_remains(~known, off & reach))
+
+
+def _remains(hole: np.ndarray, off: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the ``off`` pixels joined to the ``hole``, ``REMNANT_REACH`` x the height at most (the thighs
+    below a removed person's shorts down to the photo's edge), found on a copy ``TEXTURE_HEIGHT`` px high."""
+    size = _thumbnail_size(hole.shape)
+    small = [np.asarray(Image.fromarray(m).resize(size, Image.NEAREST)) for m in (hole, off)]
+    grown = joined(small[0], small[1], round(REMNANT_REACH * TEXTURE_HEIGHT))
+    return np.asarray(Image.fromarray(grown).resize(hole.shape[::-1], Image.NEAREST)) & off
 
 
 def _grow(mask: np.ndarray, fraction: float) -> np.ndarray:

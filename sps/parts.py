@@ -180,6 +180,11 @@ def _person_scale(kps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return torch.where(s > 0, s, torch.full_like(s, 0.15 * h)).clamp(min=0.04 * h, max=0.6 * h)
 
 
+def person_scale(kps: np.ndarray, size: tuple[int, int]) -> float:
+    """The person size in pixels (``_person_scale``) of one (18, 2) pose on an (H, W) image."""
+    return float(_person_scale(torch.from_numpy(np.asarray(kps, np.float32))[None], size)[0])
+
+
 def _segment_distance2(p: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Squared distance from points p (P, 2) to segments a-b (N, 2) -> (N, P)."""
     d = b - a  # (N, 2)

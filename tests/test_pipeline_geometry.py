@@ -8,9 +8,11 @@ import torch
 
 from sps import pose as K
 from sps.errors import TooFewKeypointsError
-from sps.inpaint import FLAT_SCENE, fill_image, fill_scene, mirror_fill, mirror_rows, push_pull, scene_texture
+from sps.inpaint import (FLAT_SCENE, fill_image, fill_scene, joined, mirror_fill, mirror_rows, push_pull,
+                         scene_texture)
+from sps.pipeline import compose
 from sps.pipeline import poses as PO
-from sps.pipeline.compose import body_core, fill_holes, fill_probs
+from sps.pipeline.compose import body_core, fill_holes, fill_probs, limb_cores, person_mask, removed_on_frame
 from sps.pipeline.window import Frame, Window
 
 from conftest import synthetic_pose
@@ -260,6 +262,56 @@ def test_window_has_the_canvas_shape_and_round_trips():
     assert win.labels_back(canvas_labels, (120, 90)).shape == (120, 90)
 
 
+def test_joined_follows_the_allowed_pixels_that_touch_the_seed():
+    seed = np.zeros((20, 20), bool)
+    seed[2:5, 2:5] = True
+    allowed = np.zeros((20, 20), bool)
+    allowed[4:16, 4] = True  # a strip down from the seed
+    allowed[15, 5:12] = True  # turning right at its end
+    allowed[2:6, 15:18] = True  # a stray blob apart from the seed
+    out = joined(seed, allowed, steps=40)
+    assert out[seed].all() and out[15, 11] and out[10, 4]
+    assert not out[2:6, 15:18].any() and not out[10, 5]
+    short = joined(seed, allowed, steps=3)  # three pixels down the strip
+    assert short[7, 4] and not short[8, 4]
+
+
+def test_person_mask_takes_the_trousers_below_a_close_ups_last_joint(monkeypatch):
+    """A close-up ends at the hips: the parser's trousers below them lie beyond the body the joints draw but join it,
+    so they go with the person; a stray person label apart from the body stays."""
+    h, w = 128, 96
+    kps = person_pose(h, w)
+    kps[[9, 10, 12, 13]] = -1  # no knees or ankles: the photo shows the legs, the pose does not
+    labels = person_parsing(h, w, person_pose(h, w))
+    labels[5:12, 2:8] = 3  # a stray label in the corner
+    mask = person_mask(labels, kps).numpy() > 0
+    legs = labels == 4
+    legs[:int(0.75 * h)] = False  # 0.2 x the height below the hips: past the body they draw, within JOINED_REACH
+    legs[int(0.8 * h):] = False
+    assert legs.any() and mask[legs].all()
+    monkeypatch.setattr(compose, "JOINED_REACH", 0)  # the labels near the drawn body alone miss them
+    assert not (person_mask(labels, kps).numpy() > 0)[legs].all()
+    assert not mask[5:12, 2:8].any()
+
+
+def test_removed_on_frame_carries_the_person_on_past_the_window():
+    """A window that ends above the photo's bottom: the removed columns go on down, ``CARRY_ON`` x the window's
+    height at most; a frame the window covers is the window's mask as is."""
+    canvas = torch.zeros(128, 96)
+    canvas[40:, 40:56] = 1  # a person (legs) running out of the window's bottom
+    win = Window.around(np.array([10.0, 20.0, 80.0, 120.0]), (128, 96))  # x0, y0, x1, y1
+    frame = (win.top + win.height + 30, max(100, win.left + win.width + 5))
+    out = removed_on_frame(win, canvas, frame)
+    (fr, fc), _ = win.overlap(frame)
+    cols = np.flatnonzero(out[fr.stop - 1])
+    assert cols.size > 0
+    reach = round(0.1 * win.height)
+    assert out[fr.stop + reach - 1, cols].all() and not out[fr.stop + reach:].any()
+    assert not out[fr.stop:, :cols[0]].any() and not out[fr.stop:, cols[-1] + 1:].any()
+    inside = removed_on_frame(win, canvas, (win.top + win.height, win.left + win.width))
+    assert inside.sum() == out[:win.top + win.height, :win.left + win.width].sum()
+
+
 # ------------------------------------------------------------------------------------------------
 # Holes inside the body
 # ------------------------------------------------------------------------------------------------
@@ -285,6 +337,22 @@ def test_fill_scene_mirrors_a_textured_scene_and_smooths_a_plain_backdrop():
     np.testing.assert_array_equal(out[far], rimmed[far])
 
 
+def test_remains_that_join_the_hole_on_a_plain_backdrop_are_filled_too():
+    """The thighs below a removed person's shorts, past the ring around the hole down to the photo's edge, go; a
+    dark mark on the backdrop apart from the hole stays."""
+    rng = np.random.default_rng(4)
+    h, w = 128, 96
+    image = np.clip(200 + rng.normal(0, 1, (h, w, 3)), 0, 255).astype(np.uint8)
+    known = np.ones((h, w), bool)
+    known[20:117, 35:60] = False
+    image[117:, 40:55] = 150  # remains below the hole, 11 px (3/32 of the height reached) to the photo's edge
+    image[5:12, 5:12] = 30  # a mark elsewhere
+    out = fill_scene(image, known)
+    assert np.abs(out[117:, 40:55].astype(float) - 200).max() < 8
+    np.testing.assert_array_equal(out[5:12, 5:12], image[5:12, 5:12])
+    assert scene_texture(image, known) < FLAT_SCENE
+
+
 def test_holes_inside_the_body_are_filled():
     """The parser's unlabelled neck (LIP has no neck label) becomes face (skin); a hole in the torso takes the
     label around it; the background outside the body and an empty map stay background."""
@@ -307,6 +375,28 @@ def test_holes_inside_the_body_are_filled():
     filled = fill_probs(probs, kps)
     np.testing.assert_array_equal(filled.argmax(1)[0].numpy(), out)
     torch.testing.assert_close(filled.sum(1), probs.sum(1))  # still a distribution
+
+
+def test_a_limb_g_s_left_short_is_filled_along_its_bone():
+    """The shins of a layout that stops at the knees: the background on the shin bones takes the leg's label (grown
+    from the knee), the background beside them stays, and a limb whose joints are missing gets nothing."""
+    h, w = 128, 96
+    kps = person_pose(h, w)
+    labels = person_parsing(h, w, kps)
+    knees = int(kps[9, 1])
+    stump = labels.copy()
+    stump[knees + 2:] = 0
+    out = fill_holes(stump, kps)
+    cores = limb_cores(kps, (h, w))
+    for ankle in (10, 13):
+        x, y = kps[ankle].astype(int)
+        assert cores[y - 3, x] and out[y - 3, x] == 4  # the pants go on down the shin
+    neck, torso = body_core(kps, (h, w))
+    rest = ~(cores | neck | torso)
+    assert (out[rest] == stump[rest]).all()
+    no_legs = kps.copy()
+    no_legs[[10, 13]] = -1
+    assert not limb_cores(no_legs, (h, w))[int(kps[10, 1]) - 3].any()
 
 
 def test_a_back_view_gets_hair_where_g_s_drew_a_face():

@@ -1,12 +1,12 @@
 """Putting the generated person back into the photo.
 
 - ``fill_holes``: background pixels inside the body that the keypoints draw (the neck, the chest of an open
-  collar: skin the parser leaves unlabelled, since LIP has no neck label) take a person label, so that G_A paints
-  skin or clothes there instead of leaving a background-coloured hole.
+  collar: skin the parser leaves unlabelled, since LIP has no neck label; the limbs' bones) take a person label,
+  so that G_A paints skin or clothes there instead of leaving a background-coloured hole.
 - ``back_of_head``: a target pose that faces away gets hair where G_S drew a face; ``paint_back_of_head`` then
   gives the whole head the source's hair colour (G_A paints a face-coloured blur there).
-- ``plate``: the photo with the source person removed (their label map plus the body the keypoints draw, dilated)
-  and the strips it was grown by, filled by ``sps.inpaint.fill_scene``.
+- ``person_mask``, ``removed_on_frame`` and ``plate``: the photo with the source person removed (their label map
+  plus the body the keypoints draw, dilated) and the strips it was grown by, filled by ``sps.inpaint.fill_scene``.
 - ``paste``: the window's generated image over the plate, through the new person's soft mask.
 """
 from __future__ import annotations
@@ -18,9 +18,9 @@ from PIL import Image
 
 from .. import parsing as P
 from .. import pose as K
-from ..inpaint import fill_scene
+from ..inpaint import fill_scene, joined
 from ..models.sps_model import body_region
-from ..parts import part_masks_torch, segment_distance
+from ..parts import part_masks_torch, person_scale, segment_distance
 from .poses import FACE_LABEL, HAIR_LABEL, HEAD_JOINTS, L_SHOULDER, NECK, R_SHOULDER
 from .window import Window
 
@@ -28,8 +28,12 @@ NECK_RADIUS = 0.22  # x shoulder width: the neck's half-width
 TORSO_SHRINK = 0.15  # the torso core is the shoulder-hip quad shrunk this much towards its centre
 FOOT = 0.45  # a foot's length past the ankle, in shin lengths
 REMOVE_MARGIN = 0.05  # x canvas height: how far from the drawn body the source's person labels are removed
+JOINED_REACH = 0.3  # x canvas height: how far person labels joined to the removed body are followed
+CARRY_ON = 0.1  # x window height: how far the removed person is carried on past the window's edges
 PASTE_MARGIN = 0.05  # x canvas height: how far from the target body the new person's pixels may reach
 ALPHA_LOW, ALPHA_HIGH = 0.15, 0.85  # person probability -> opacity ramp (crisper than the soft G_S edge)
+LIMB_CORE = 0.12  # x person scale: how far from a limb's bone the target's pixels must be body
+LIMB_BONES = ((2, 3), (3, 4), (5, 6), (6, 7), (8, 9), (9, 10), (11, 12), (12, 13))  # upper arms, forearms, legs
 HEAD_KEEP = (0.5, 0.3, 0.3)  # how much of G_A's own variation (Y, Cb, Cr) the repainted back of the head keeps
 
 
@@ -57,12 +61,28 @@ def body_core(kps: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.nd
     return neck, torso
 
 
+def limb_cores(kps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(H, W) bool: the pixels within ``LIMB_CORE`` x the person's scale of the bones of the upper arms, forearms,
+    thighs and shins whose two joints are seen."""
+    kps = K.validate_keypoints(kps)
+    vis = K.visible(kps)
+    radius = max(LIMB_CORE * person_scale(kps, size), 1.0)
+    out = np.zeros(size, bool)
+    for a, b in LIMB_BONES:
+        if vis[a] and vis[b]:
+            out |= segment_distance(size, kps[a], kps[b]) <= radius
+    return out
+
+
 def fill_holes(labels: np.ndarray, kps: np.ndarray) -> np.ndarray:
     """An (H, W) label map with its background pixels inside the body core relabelled: on the neck -> face (skin),
-    in the torso -> the nearest person label (grown in from the hole's rim). A core with no person label around
-    it (an empty map) stays background."""
+    in the torso and on the limbs' bones (``limb_cores``) -> the nearest person label (grown in from the hole's
+    rim). A core with no person label around it (an empty map) stays background.
+
+    G_S leaves a fifth of the shins of a street photo's target pose background (the legs stop at the knee or run
+    beside the bone), and G_A then paints a see-through stump; the bones of the target pose say where limbs are."""
     neck, torso = body_core(kps, labels.shape)
-    hole = (neck | torso) & (np.asarray(labels) == 0)
+    hole = (neck | torso | limb_cores(kps, labels.shape)) & (np.asarray(labels) == 0)
     out = P.grow_labels(labels, hole, min_label=1, max_steps=max(labels.shape))
     out[neck & hole & (out > 0)] = FACE_LABEL
     return out
@@ -150,10 +170,13 @@ def paint_back_of_head(image: np.ndarray, head: np.ndarray, colour: np.ndarray |
 def opacity(probs: torch.Tensor, kps: np.ndarray) -> torch.Tensor:
     """(1, 10, H, W) target probabilities -> (1, 1, H, W) opacity of the new person in [0, 1]: the person
     probability ramped from ``ALPHA_LOW`` to ``ALPHA_HIGH``, within ``PASTE_MARGIN`` x the canvas height of the
-    body the target keypoints draw (G_S's stray blobs farther away stay out of the photo)."""
+    body the target keypoints draw or ``joined`` to it (G_S's stray blobs apart from the person stay out of the
+    photo; the trousers it draws below a close-up's last joint come in, as the source's went out: ``person_mask``)."""
     person = ((1 - probs[:, :1] - ALPHA_LOW) / (ALPHA_HIGH - ALPHA_LOW)).clamp(0, 1)
-    near = body_region(torch.from_numpy(np.asarray(kps, np.float32))[None], probs.shape[-2:], PASTE_MARGIN)
-    return person * near[:, None].to(person)
+    size = tuple(probs.shape[-2:])
+    near = body_region(torch.from_numpy(np.asarray(kps, np.float32))[None], size, PASTE_MARGIN)[0].numpy()
+    near = joined(near, person[0, 0].cpu().numpy() > 0.5, round(JOINED_REACH * size[0]))
+    return person * torch.from_numpy(near).to(person)[None, None]
 
 
 def feet(kps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -173,12 +196,14 @@ def feet(kps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def person_mask(labels: np.ndarray, kps: np.ndarray, margin: float | None = None, grow: int = 1) -> torch.Tensor:
     """(H, W) float canvas mask of the source person, to be removed from the photo: the body parts the keypoints
     draw and their feet, the person labels within ``margin`` x the canvas height of them (a parser fooled by the
-    background labels far more), the body core; dilated by ``grow`` pixels."""
+    background labels far more), the body core, and the person labels ``joined`` to all that; dilated by ``grow``
+    pixels."""
     k = torch.from_numpy(np.asarray(kps, np.float32))[None]
     near = body_region(k, labels.shape, REMOVE_MARGIN if margin is None else margin)[0].numpy()
     neck, torso = body_core(kps, labels.shape)
     body = part_masks_torch(k, labels.shape)[0].amax(0).numpy() > 0
     mask = (labels > 0) & near | body | neck | torso | feet(kps, labels.shape)
+    mask = joined(mask, labels > 0, round(JOINED_REACH * labels.shape[0]))
     return F.max_pool2d(torch.from_numpy(mask.astype(np.float32))[None, None], 2 * grow + 1, 1, grow)[0, 0]
 
 
@@ -187,6 +212,27 @@ def to_window(window: Window, canvas_map: torch.Tensor) -> torch.Tensor:
     t, l, h, w = window.canvas.content
     crop = canvas_map[:, t:t + h, l:l + w].float()
     return F.interpolate(crop[None], size=(window.height, window.width), mode="bilinear", align_corners=False)[0]
+
+
+def removed_on_frame(window: Window, canvas_mask: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
+    """(H, W) bool frame pixels to remove: the (H', W') canvas mask of the person moved onto the window's pixels,
+    and carried straight on past each side of the window, ``CARRY_ON`` x its height at most. A window cut around
+    the joints found can end before the person does (the trousers below a close-up's last joint); what of them
+    reaches the window's edge goes on too, instead of staying as remains that the fill smears inward."""
+    gone = to_window(window, canvas_mask[None].float())[0].numpy() > 0.5  # (h, w)
+    out = np.zeros(size, bool)
+    (fr, fc), (wr, wc) = window.overlap(size)
+    if fr.stop <= fr.start or fc.stop <= fc.start:
+        return out
+    out[fr, fc] = gone[wr, wc]
+    reach = max(1, round(CARRY_ON * window.height))
+    top, bottom = max(0, fr.start - reach), min(size[0], fr.stop + reach)
+    out[top:fr.start, fc] = out[fr.start, fc]
+    out[fr.stop:bottom, fc] = out[fr.stop - 1, fc]
+    left, right = max(0, fc.start - reach), min(size[1], fc.stop + reach)
+    out[:, left:fc.start] = out[:, fc.start:fc.start + 1]
+    out[:, fc.stop:right] = out[:, fc.stop - 1:fc.stop]
+    return out
 
 
 def plate(frame_image: np.ndarray, known: np.ndarray) -> np.ndarray:

@@ -20,13 +20,13 @@ from ..models.sps_model import SPSModel, SPSOutput, body_region
 from . import reading as R
 from .baselines import background_colour, warp_baseline
 from .compose import (back_of_head, back_of_head_map, fill_probs, hair_colour, opacity, paint_back_of_head, paste,
-                      person_mask, plate, to_window)
+                      person_mask, plate, removed_on_frame, to_window)
 from .inputs import Photo, check_grid, grid_to_photo, is_keypoint_like, keypoints_on_grid, labels_on_grid, place
-from .poses import (complete_legs, infer_upper_body, keep_framing, loose, missing_parts, names, place_on_person,
-                    pose_box, shoulder_widths)
+from .poses import (FACE_LABEL, complete_legs, infer_upper_body, keep_framing, loose, missing_parts, names,
+                    place_on_person, pose_box, shoulder_widths)
 from .result import PipelineResult
 from .settings import PLACEMENTS, PipelineSettings
-from .sharpen import window_composite
+from .sharpen import limbs_from_photo, window_composite
 from .painted import match_painted_colours
 from .weights import COMPONENTS, load_networks, resolve_weights
 from .window import Frame, Window
@@ -260,6 +260,8 @@ class SPSPipeline:
             target = self.model.person(None, P.one_hot(probs.argmax(1)).to(probs) if hard else probs, tkps)
             with timer("G_A"):
                 app = self.model.render(source, target, details=True)  # image (1, 3, H, W)
+                if self.settings.limbs_from_photo and tgt_parsing is None:  # an edit's new sleeve is painted
+                    app = limbs_from_photo(app, probs, tgt_kps)
                 if self.settings.match_colours == "always" or (self.settings.match_colours == "edits"
                                                                and tgt_parsing is not None):
                     app = match_painted_colours(app, source.image, source.parsing, target.parsing)
@@ -277,13 +279,12 @@ class SPSPipeline:
                 base = np.empty((*frame.size, 3), np.uint8)
                 base[:] = np.round(colour).astype(np.uint8)
             else:  # the photo without the person who stood there: their labels and body, filled from around them
-                gone = to_window(win, person_mask(out.photo.parsing, out.photo.kps)[None])[0].numpy() > 0.5
                 known = frame.place(np.ones(out.source.photo.size, bool), False)
-                (fr, fc), (wr, wc) = win.overlap(frame.size)
-                known[fr, fc] &= ~gone[wr, wc]
+                known &= ~removed_on_frame(win, person_mask(out.photo.parsing, out.photo.kps), frame.size)
                 base = plate(frame.place(out.source.photo.array, 255), known)
             person = opacity(probs, tgt_kps)  # (1, 1, H, W)
-            sharp = window_composite(gen.appearance, src, win)  # (3, h, w) at the window's size, or None
+            face = (torch.from_numpy(tpar == FACE_LABEL), tgt_kps) if self.settings.mirror_face else None
+            sharp = window_composite(gen.appearance, src, win, face)  # (3, h, w) at the window's size, or None
             alpha = torch.ones_like(person) if self.settings.background == "generated" else person
             # No-learning baseline: the source's parts moved onto the target pose, pasted the same way.
             fill = torch.from_numpy(colour / 127.5 - 1)[None]

@@ -42,10 +42,15 @@ class PipelineSettings:
         person's own, ``poses.complete_legs``; joints the photo does not show that would fall outside it are
         dropped, ``poses.keep_framing``, so the photo keeps its framing), for poses from presets or other photos.
     max_side: photos with a longer side are downscaled to it first, as the demo does (results on that grid).
-    fill_holes: background pixels inside the body the keypoints draw (neck, torso) take a person label in the
-        target parsing, so that G_A paints skin or clothes there (sps.pipeline.compose.fill_holes).
+    fill_holes: background pixels inside the body the keypoints draw (neck, torso, the limbs' bones) take a person
+        label in the target parsing, so that G_A paints skin or clothes there (sps.pipeline.compose.fill_holes).
     back_of_head: when the target pose faces away (the person's right shoulder on the image's right), the face label
         of G_S's target parsing becomes hair (sps.pipeline.compose.back_of_head).
+    limbs_from_photo: in pose transfer, along the target's limb bones the composite takes at least as much of the
+        warped photo as the warp finds of the source person there (thin shins and forearms G_A paints
+        see-through; sps.pipeline.sharpen.limbs_from_photo).
+    mirror_face: a face that looks at the camera takes what the photo shows of one half for the half G_A would
+        paint (a source seen from the side; sps.pipeline.sharpen.mirror_face_into).
     match_colours: what G_A paints (rather than copies) of each target label is moved to the colour of that label
         in the source, and skin the source does not show to the tone of the skin it does show
         (sps.pipeline.painted.match_painted_colours): ``"edits"`` for a target parsing the caller gives (edits,
@@ -64,6 +69,8 @@ class PipelineSettings:
     max_side: int = 2048
     fill_holes: bool = True
     back_of_head: bool = True
+    limbs_from_photo: bool = True
+    mirror_face: bool = True
     match_colours: str = "edits"
 
     def __post_init__(self) -> None:
