@@ -102,23 +102,35 @@ EDGE = 2  # px: the photo's border, left out of that estimate
 
 def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     """An (H, W) bool mask grown by ``radius`` px (a square; one row pass and one column pass)."""
-    t = torch.from_numpy(np.asarray(mask, np.float32))[None, None]
-    rows = F.max_pool2d(t, (1, 2 * radius + 1), 1, (0, radius))
-    return F.max_pool2d(rows, (2 * radius + 1, 1), 1, (radius, 0))[0, 0].numpy() > 0
+    mask = np.asarray(mask, bool)
+    rows = mask.copy()
+    for k in range(1, min(radius, mask.shape[1] - 1) + 1):
+        rows[:, k:] |= mask[:, :-k]
+        rows[:, :-k] |= mask[:, k:]
+    out = rows.copy()
+    for k in range(1, min(radius, mask.shape[0] - 1) + 1):
+        out[k:] |= rows[:-k]
+        out[:-k] |= rows[k:]
+    return out
 
 
 def joined(seed: np.ndarray, allowed: np.ndarray, steps: int) -> np.ndarray:
     """(H, W) bool ``seed`` grown through the 8-connected ``allowed`` pixels, ``steps`` pixels at most: the part of
     ``allowed`` that joins the seed (a person's labels past the body their joints draw, a removed person's remains
     around the hole) comes with it, what lies apart stays out."""
-    grown = torch.from_numpy(np.array(seed, bool))[None, None].float()
-    ok = torch.from_numpy(np.array(allowed, bool))[None, None]
+    grown, ok = np.array(seed, bool), np.asarray(allowed, bool)
     for _ in range(steps):
-        wider = torch.where(ok, F.max_pool2d(grown, 3, 1, 1), grown)
-        if torch.equal(wider, grown):
+        rows = grown.copy()  # a 3 x 3 dilation, one row pass and one column pass of boolean shifts
+        rows[1:] |= grown[:-1]
+        rows[:-1] |= grown[1:]
+        wider = rows.copy()
+        wider[:, 1:] |= rows[:, :-1]
+        wider[:, :-1] |= rows[:, 1:]
+        wider = grown | (wider & ok)
+        if np.array_equal(wider, grown):
             break
         grown = wider
-    return grown[0, 0].numpy() > 0
+    return grown
 
 
 def _thumbnail_size(shape: tuple[int, ...]) -> tuple[int, int]:

@@ -138,36 +138,6 @@ def test_usable_parts_is_the_transforms_valid_flag():
     torch.testing.assert_close(usable_parts(theta), valid)
 
 
-def test_a_face_seen_from_the_side_takes_its_shown_half_for_the_other():
-    """The half-face the photo shows (mask 1) is mirrored, across the midline through the nose, into the half G_A
-    would paint; pixels outside the face and faces that do not look at the camera are left alone."""
-    from sps.pipeline.sharpen import face_mirror, mirror_face_into
-
-    h, w = 40, 40
-    kps = np.full((18, 2), -1.0, np.float32)
-    kps[0], kps[14], kps[15] = (20, 22), (15, 18), (25, 18)  # nose, right eye, left eye: the midline is x = 20
-    face = torch.zeros(h, w, dtype=torch.bool)
-    face[10:30, 10:31] = True
-    warped = torch.arange(w, dtype=torch.float32).expand(3, h, w) / w  # a horizontal ramp: each column its own value
-    mask = torch.zeros(1, h, w)
-    mask[:, :, :20] = 1  # the photo shows the face's left half of the image
-    generated = torch.full((3, h, w), -1.0)
-    out = mirror_face_into(generated, warped, mask, face, kps)
-    # column 20 + d takes column 20 - d of the warped image
-    torch.testing.assert_close(out[:, 15, 25], warped[:, 15, 15], atol=1e-5, rtol=0)
-    torch.testing.assert_close(out[:, 20, 29], warped[:, 20, 11], atol=1e-5, rtol=0)
-    torch.testing.assert_close(out[:, ~face], generated[:, ~face])
-    grid = face_mirror(face, kps)
-    assert grid.shape == (h, w, 2)
-    profile = kps.copy()
-    profile[0] = (28, 22)  # the nose past an eye: a profile, nothing to mirror
-    assert face_mirror(face, profile) is None
-    one_eye = kps.copy()
-    one_eye[15] = -1
-    assert face_mirror(face, one_eye) is None
-    assert mirror_face_into(generated, warped, mask, face, profile) is generated
-
-
 def test_limbs_come_from_the_photo_along_the_target_bones():
     """On the target's limb bones the blend mask rises to what the warp finds of the source person; elsewhere, and
     where the target parsing is background, it stays G_A's."""

@@ -22,8 +22,8 @@ from .baselines import background_colour, warp_baseline
 from .compose import (back_of_head, back_of_head_map, fill_probs, hair_colour, opacity, paint_back_of_head, paste,
                       person_mask, plate, removed_on_frame, to_window)
 from .inputs import Photo, check_grid, grid_to_photo, is_keypoint_like, keypoints_on_grid, labels_on_grid, place
-from .poses import (FACE_LABEL, complete_legs, infer_upper_body, keep_framing, loose, missing_parts, names,
-                    place_on_person, pose_box, shoulder_widths)
+from .poses import (complete_legs, infer_upper_body, keep_framing, loose, missing_parts, names, place_on_person,
+                    pose_box, shoulder_widths)
 from .result import PipelineResult
 from .settings import PLACEMENTS, PipelineSettings
 from .sharpen import limbs_from_photo, window_composite
@@ -283,8 +283,7 @@ class SPSPipeline:
                 known &= ~removed_on_frame(win, person_mask(out.photo.parsing, out.photo.kps), frame.size)
                 base = plate(frame.place(out.source.photo.array, 255), known)
             person = opacity(probs, tgt_kps)  # (1, 1, H, W)
-            face = (torch.from_numpy(tpar == FACE_LABEL), tgt_kps) if self.settings.mirror_face else None
-            sharp = window_composite(gen.appearance, src, win, face)  # (3, h, w) at the window's size, or None
+            sharp = window_composite(gen.appearance, src, win)  # (3, h, w) at the window's size, or None
             alpha = torch.ones_like(person) if self.settings.background == "generated" else person
             # No-learning baseline: the source's parts moved onto the target pose, pasted the same way.
             fill = torch.from_numpy(colour / 127.5 - 1)[None]

@@ -49,8 +49,6 @@ class PipelineSettings:
     limbs_from_photo: in pose transfer, along the target's limb bones the composite takes at least as much of the
         warped photo as the warp finds of the source person there (thin shins and forearms G_A paints
         see-through; sps.pipeline.sharpen.limbs_from_photo).
-    mirror_face: a face that looks at the camera takes what the photo shows of one half for the half G_A would
-        paint (a source seen from the side; sps.pipeline.sharpen.mirror_face_into).
     match_colours: what G_A paints (rather than copies) of each target label is moved to the colour of that label
         in the source, and skin the source does not show to the tone of the skin it does show
         (sps.pipeline.painted.match_painted_colours): ``"edits"`` for a target parsing the caller gives (edits,
@@ -70,7 +68,6 @@ class PipelineSettings:
     fill_holes: bool = True
     back_of_head: bool = True
     limbs_from_photo: bool = True
-    mirror_face: bool = True
     match_colours: str = "edits"
 
     def __post_init__(self) -> None:

@@ -14,7 +14,6 @@ import dataclasses
 import numpy as np
 import torch
 
-from .. import pose as K
 from ..models import flow as W
 from ..models.appearance import AppearanceOutput
 from ..parts import NUM_PARTS
@@ -63,49 +62,10 @@ def limbs_from_photo(app: AppearanceOutput, probs: torch.Tensor, kps: np.ndarray
     return dataclasses.replace(app, mask=mask, image=W.composite(app.generated, app.warped, mask))
 
 
-def face_mirror(face: torch.Tensor, kps: np.ndarray) -> torch.Tensor | None:
-    """(h, w, 2) normalised coordinates of each pixel's mirror image across the face's midline, for an (h, w) bool
-    ``face`` mask and (18, 2) keypoints on the same grid; None unless the face looks at the camera (both eyes and
-    the nose seen, the nose between the eyes). The midline runs through the nose, square to the eye line."""
-    eyes, nose = kps[[14, 15]], kps[0]
-    if not (np.isfinite(kps[[0, 14, 15]]).all() and (kps[[0, 14, 15]] >= 0).all()) or not face.any():
-        return None
-    across = eyes[1] - eyes[0]
-    span = float(np.linalg.norm(across))
-    if span < 1 or not 0.15 < float((nose - eyes[0]) @ across) / span ** 2 < 0.85:
-        return None
-    n = torch.from_numpy(across / span).float()  # unit normal of the midline
-    h, w = face.shape
-    yy, xx = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
-    off = (xx - float(nose[0])) * n[0] + (yy - float(nose[1])) * n[1]  # signed distance from the midline
-    mx, my = xx - 2 * off * n[0], yy - 2 * off * n[1]
-    return torch.stack([(2 * mx + 1) / w - 1, (2 * my + 1) / h - 1], -1)
-
-
-def mirror_face_into(generated: torch.Tensor, warped: torch.Tensor, mask: torch.Tensor, face: torch.Tensor,
-                     kps: np.ndarray) -> torch.Tensor:
-    """(3, h, w) generated image with its face pixels taken, where they can be, from the other half of the face.
-
-    A source seen from the side shows one half of the face: the composite takes that half from the photo (the
-    ``mask`` (1, h, w) high) and G_A paints the other, which at this size is a blurred block beside a sharp half.
-    Faces are nearly symmetric, so each ``face`` (h, w) pixel blends in its mirror image's ``warped`` pixel by the
-    mirror's mask; the composite then shows the photo's half-face on both sides. Returned unchanged when the
-    face does not look at the camera (``face_mirror``)."""
-    grid = face_mirror(face, kps)
-    if grid is None:
-        return generated
-    both = torch.cat([warped, mask], 0)[None]  # (1, 4, h, w)
-    mirrored = W.sample(both, grid[None])[0]  # (4, h, w)
-    weight = mirrored[3:] * face[None].to(mirrored)  # (1, h, w)
-    return generated + weight * (mirrored[:3] - generated)
-
-
 @torch.inference_mode()
-def window_composite(app: AppearanceOutput, source: View, window: Window,
-                     face: tuple[torch.Tensor, np.ndarray] | None = None) -> torch.Tensor | None:
+def window_composite(app: AppearanceOutput, source: View, window: Window) -> torch.Tensor | None:
     """(3, h, w) in [-1, 1]: G_A's composite rebuilt over ``window``'s pixels (the output window on the frame),
-    sampling the photo of ``source`` (the view G_A's source came from). None when G_A does not composite.
-    ``face``: the target face's (H, W) canvas mask and (18, 2) canvas keypoints, for ``mirror_face_into``."""
+    sampling the photo of ``source`` (the view G_A's source came from). None when G_A does not composite."""
     if app.grid is None:
         return None
     size = (window.height, window.width)
@@ -125,9 +85,4 @@ def window_composite(app: AppearanceOutput, source: View, window: Window,
     warped = W.sample(photo, _canvas_to_photo(grid, source))[0]  # (3, h, w)
     del grid, coords, part, best
     mask = to_window(window, app.mask[0]).clamp_(0, 1)  # (1, h, w)
-    generated = to_window(window, app.generated[0])
-    if face is not None:
-        face_px = to_window(window, face[0][None].float())[0] > 0.5  # (h, w)
-        kps = K.keypoints_from_canvas(face[1], size, window.canvas.size)  # (18, 2) on the window's pixels
-        generated = mirror_face_into(generated, warped, mask, face_px, kps)
-    return W.composite(generated, warped, mask)
+    return W.composite(to_window(window, app.generated[0]), warped, mask)
