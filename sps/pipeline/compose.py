@@ -167,15 +167,17 @@ def paint_back_of_head(image: np.ndarray, head: np.ndarray, colour: np.ndarray |
     return out
 
 
-def opacity(probs: torch.Tensor, kps: np.ndarray) -> torch.Tensor:
+def opacity(probs: torch.Tensor, kps: np.ndarray, removed: np.ndarray | None = None) -> torch.Tensor:
     """(1, 10, H, W) target probabilities -> (1, 1, H, W) opacity of the new person in [0, 1]: the person
     probability ramped from ``ALPHA_LOW`` to ``ALPHA_HIGH``, within ``PASTE_MARGIN`` x the canvas height of the
-    body the target keypoints draw or ``joined`` to it (G_S's stray blobs apart from the person stay out of the
-    photo; the trousers it draws below a close-up's last joint come in, as the source's went out: ``person_mask``)."""
+    body the target keypoints draw (G_S's stray blobs farther away stay out of the photo). With ``removed`` (H, W),
+    the canvas pixels the source person was taken out of (``person_mask``), G_S's person pixels there that join
+    that body come in too: the trousers G_S draws below a close-up's last joint, where the source's went out."""
     person = ((1 - probs[:, :1] - ALPHA_LOW) / (ALPHA_HIGH - ALPHA_LOW)).clamp(0, 1)
     size = tuple(probs.shape[-2:])
     near = body_region(torch.from_numpy(np.asarray(kps, np.float32))[None], size, PASTE_MARGIN)[0].numpy()
-    near = joined(near, person[0, 0].cpu().numpy() > 0.5, round(JOINED_REACH * size[0]))
+    if removed is not None:
+        near = joined(near, (person[0, 0].cpu().numpy() > 0.5) & removed, round(JOINED_REACH * size[0]))
     return person * torch.from_numpy(near).to(person)[None, None]
 
 

@@ -278,11 +278,14 @@ class SPSPipeline:
             if self.settings.background == "plain":
                 base = np.empty((*frame.size, 3), np.uint8)
                 base[:] = np.round(colour).astype(np.uint8)
+                removed = None
             else:  # the photo without the person who stood there: their labels and body, filled from around them
+                gone = person_mask(out.photo.parsing, out.photo.kps)  # (H, W) canvas
                 known = frame.place(np.ones(out.source.photo.size, bool), False)
-                known &= ~removed_on_frame(win, person_mask(out.photo.parsing, out.photo.kps), frame.size)
+                known &= ~removed_on_frame(win, gone, frame.size)
                 base = plate(frame.place(out.source.photo.array, 255), known)
-            person = opacity(probs, tgt_kps)  # (1, 1, H, W)
+                removed = gone.numpy() > 0.5
+            person = opacity(probs, tgt_kps, removed)  # (1, 1, H, W)
             sharp = window_composite(gen.appearance, src, win)  # (3, h, w) at the window's size, or None
             alpha = torch.ones_like(person) if self.settings.background == "generated" else person
             # No-learning baseline: the source's parts moved onto the target pose, pasted the same way.
