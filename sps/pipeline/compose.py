@@ -18,7 +18,7 @@ from PIL import Image
 
 from .. import parsing as P
 from .. import pose as K
-from ..inpaint import fill_scene, joined
+from ..inpaint import dilate, fill_scene, joined
 from ..models.sps_model import body_region
 from ..parts import part_masks_torch, person_scale, segment_distance
 from .poses import FACE_LABEL, HAIR_LABEL, HEAD_JOINTS, L_SHOULDER, NECK, R_SHOULDER
@@ -206,7 +206,7 @@ def person_mask(labels: np.ndarray, kps: np.ndarray, margin: float | None = None
     body = part_masks_torch(k, labels.shape)[0].amax(0).numpy() > 0
     mask = (labels > 0) & near | body | neck | torso | feet(kps, labels.shape)
     mask = joined(mask, labels > 0, round(JOINED_REACH * labels.shape[0]))
-    return F.max_pool2d(torch.from_numpy(mask.astype(np.float32))[None, None], 2 * grow + 1, 1, grow)[0, 0]
+    return torch.from_numpy(dilate(mask, grow).astype(np.float32))
 
 
 def to_window(window: Window, canvas_map: torch.Tensor) -> torch.Tensor:

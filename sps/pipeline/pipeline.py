@@ -20,7 +20,7 @@ from ..models.sps_model import SPSModel, SPSOutput, body_region
 from . import reading as R
 from .baselines import background_colour, warp_baseline
 from .compose import (back_of_head, back_of_head_map, fill_probs, hair_colour, opacity, paint_back_of_head, paste,
-                      person_mask, plate, removed_on_frame, to_window)
+                      person_mask, plate, removed_on_frame)
 from .inputs import Photo, check_grid, grid_to_photo, is_keypoint_like, keypoints_on_grid, labels_on_grid, place
 from .poses import (complete_legs, infer_upper_body, keep_framing, loose, missing_parts, names, place_on_person,
                     pose_box, shoulder_widths)
